@@ -1,0 +1,1 @@
+"""Turns report files into a searchable index: parse → chunk → embed → store."""

@@ -1,0 +1,119 @@
+"""The document model shared by every stage: what a report file becomes."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+SectionKind = Literal["body", "commentary", "preface", "contents"]
+CaseKind = Literal["case", "preface"]
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Text of one paragraph; ``spans`` are the source slices it was joined from.
+
+    A paragraph cut by the page layout comes from several slices, so the text
+    equals ``"".join(source[s:e] for s, e in spans)``.
+    """
+
+    text: str
+    spans: tuple[Span, ...]
+
+    @property
+    def start(self) -> int:
+        return self.spans[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.spans[-1][1]
+
+    def source_spans(self, a: int, b: int) -> list[Span]:
+        """Source slices holding ``text[a:b]``."""
+        out, pos = [], 0
+        for s, e in self.spans:
+            lo, hi = max(a, pos), min(b, pos + e - s)
+            if lo < hi:
+                out.append((s + lo - pos, s + hi - pos))
+            pos += e - s
+        return out
+
+
+@dataclass
+class Section:
+    title: str
+    kind: SectionKind
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    byline: str | None = None
+
+
+@dataclass
+class Case:
+    id: str
+    title: str
+    kind: CaseKind
+    source: str
+    project: str | None = None
+    page: int | None = None
+    authors: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """The public shape of a case (CLI ``cases --json`` and HTTP ``/cases``)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "project": self.project,
+            "page": self.page,
+            "authors": self.authors,
+            "source": self.source,
+            "sections": [{"title": s.title, "kind": s.kind} for s in self.sections],
+        }
+
+
+@dataclass(frozen=True)
+class ContentsEntry:
+    """One case title listed for a page in the report's table of contents."""
+
+    page: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: the unit that is embedded, searched and cited."""
+
+    id: str
+    text: str
+    case_id: str
+    case_title: str
+    project: str | None
+    page: int | None
+    section: str
+    section_kind: SectionKind
+    source: str
+    start: int
+    end: int
+    spans: tuple[Span, ...]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["spans"] = [list(s) for s in self.spans]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Chunk":
+        return cls(**{**d, "spans": tuple(tuple(s) for s in d["spans"])})
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A corpus file that could not be read; the others are still indexed."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"

@@ -1,0 +1,146 @@
+"""The document model over the real report files: cases, pages, sections, clean paragraphs."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from index.corpus import load_corpus
+from tests.conftest import SEEDS, find_case
+
+
+@pytest.mark.parametrize(
+    "title, page",
+    [
+        ("余杭：为民办事", 29),
+        ("紫金港科技城", 29),
+        ("仓前街道", 33),
+        ("引才改革", 33),
+        ("共富工坊", 33),
+        ("江洲村", 33),
+        ("钱塘江畔弄新潮", 28),
+        ("高新区(滨江)", 35),
+        ("再出发", None),
+    ],
+)
+def test_every_case_has_its_page(corpus, title, page):
+    assert find_case(corpus, title).page == page
+
+
+def test_preface_and_contents(corpus):
+    preface = find_case(corpus, "再出发")
+    assert preface.kind == "preface"
+    assert preface.authors == ["赵路"]
+    assert preface.sections[0].kind == "contents"
+    assert any("29版" in p.text and "紫港科技城" in p.text for p in preface.sections[0].paragraphs)
+    assert {s.kind for s in preface.sections[1:]} == {"preface"}
+    assert "“四敢”精神一路走来" in [s.title for s in preface.sections]
+    assert {(e.page, e.title) for e in corpus.contents} >= {(33, "富阳东洲街道:微改革大民生"), (36, "杭州科创生态的“建圈”与“破圈”")}
+
+
+def test_case_fields(corpus):
+    yuhang = find_case(corpus, "余杭：为民办事")
+    assert yuhang.project == "“321”破难事、办实事机制改革"
+    assert yuhang.authors == ["胡金", "首芸云"]
+    qiantang = find_case(corpus, "钱塘江畔弄新潮")
+    assert qiantang.project == "“三个升维”看改革方法论"
+    assert qiantang.authors == ["黄骏钰", "刘健"]
+    assert len({c.id for c in corpus.cases}) == len(corpus.cases) == 9
+
+
+def test_sections_markdown_and_plain(corpus):
+    yuhang = find_case(corpus, "余杭：为民办事")
+    assert [(s.title, s.kind) for s in yuhang.sections] == [
+        ("导语", "body"),
+        ("三方协同 共商居民“心头事”", "body"),
+        ("串珠成链 鼓起村民“钱袋子”", "body"),
+        ("专业集成 点亮民生“幸福圈”", "body"),
+        ("在共建共治共享中落实 以人民为中心改革发展理念", "commentary"),
+    ]
+    assert yuhang.sections[-1].byline == "浙江省社科院政治学所研究员 唐晓燕"
+    qiantang = find_case(corpus, "钱塘江畔弄新潮")
+    assert [s.title for s in qiantang.sections][1:] == [
+        "解题升级 创新思维直面突出矛盾",
+        "服务升级 系统集成提供体验增值",
+        "治理升级 人民首创推动改革常新",
+        "把制度优势转化为治理效能的钱塘样本",
+    ]
+    assert qiantang.sections[-1].kind == "commentary"
+    cangqian = find_case(corpus, "仓前街道")
+    assert "经济维度—— 实体运作科创社区" in [s.title for s in cangqian.sections]
+    for part in ("紫金港科技城", "仓前街道", "高新区(滨江)"):
+        assert find_case(corpus, part).sections[-1].kind == "commentary"
+
+
+def _paragraphs(corpus):
+    return [p for c in corpus.cases for s in c.sections for p in s.paragraphs]
+
+
+@pytest.mark.parametrize("joined", ["推动城乡融合发展的必答题", "企业只用了60天", "本质上,这也是各大城市", "打破圈层，元素驱动", "社区服务不足等问题"])
+def test_paragraphs_cut_by_layout_are_joined(corpus, joined):
+    assert any(joined in p.text for p in _paragraphs(corpus))
+
+
+@pytest.mark.parametrize("noise", ["采摘径山茶", "朱旭洁 摄", "图片由", "俯瞰仓前", "杭州紫金港科技城\n", "头雁先飞 杭州", "幸福村社"])
+def test_captions_and_running_heads_are_gone(corpus, noise):
+    assert not any(noise in p.text for p in _paragraphs(corpus))
+    assert not any(p.text in {"深化改革 强基固本", "体制机制", "科技创新", "深化改革", "强基固本"} for p in _paragraphs(corpus))
+
+
+def test_offsets_point_at_the_source_text(corpus, chunks):
+    for c in corpus.cases:
+        src = corpus.texts[c.source]
+        for s in c.sections:
+            for p in s.paragraphs:
+                assert "".join(src[a:b] for a, b in p.spans) == p.text
+    for ch in chunks:
+        src = corpus.texts[ch.source]
+        assert "".join(src[a:b] for a, b in ch.spans) == ch.text.replace("\n", "")
+        assert (src[ch.start], src[ch.end - 1]) == (ch.text[0], ch.text[-1])
+
+
+def test_ids_are_stable_across_rebuilds_and_new_files(tmp_path, corpus, chunks):
+    from index.chunk import SectionChunker
+
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    (tmp_path / "seeds" / "005_new.txt").write_text(
+        "头雁先飞 杭州精品改革案例智库报告\n\n改革项目：产业链招商改革\n\n杭州：循链而上 链动全球\n\n张三 李四\n\n"
+        "杭州以产业链为纽带开展招商。今年新引进项目120个。\n",
+        encoding="utf-8",
+    )
+    again = load_corpus(tmp_path / "seeds")
+    new = find_case(again, "循链而上")
+    assert new.page == 14 and new.project == "产业链招商改革" and new.authors == ["张三", "李四"]
+    assert {c.id for c in corpus.cases} < {c.id for c in again.cases}
+    assert {c.id for c in chunks} < {c.id for c in SectionChunker().run(again.cases)}
+
+
+def test_bad_files_are_reported_and_skipped(tmp_path):
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    (folder / "empty.txt").write_text("  \n")
+    (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (folder / "gbk.txt").write_bytes("改革项目：测试".encode("gbk"))
+    corpus = load_corpus(folder)
+    reasons = {e.source: e.reason for e in corpus.errors}
+    assert reasons.keys() == {"empty.txt", "binary.txt", "gbk.txt"}
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["binary.txt"]
+    assert "UTF-8" in reasons["gbk.txt"]
+    assert len(corpus.cases) == 9
+
+
+def test_cases_cli_json():
+    out = subprocess.run([sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "cases", "--json"], capture_output=True, text=True, check=True)
+    cases = json.loads(out.stdout)["cases"]
+    assert {"id", "title", "project", "page", "authors", "sections"} <= cases[0].keys()
+    assert all(c["page"] is None or isinstance(c["page"], int) for c in cases)
+    assert [c["page"] for c in cases if "再出发" in c["title"]] == [None]
+
+
+def test_cli_names_a_missing_corpus_folder(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "touyan.cli", "--corpus", str(tmp_path / "nope"), "cases"], capture_output=True, text=True)
+    assert out.returncode == 2 and "corpus folder not found" in out.stderr
