@@ -56,6 +56,75 @@ def cmd_chunks(settings: Settings, args) -> int:
         print(f"    {c.text}")
     return 0
 
+def _progress_bar():
+    """An embedding progress callback that draws a bar on stderr."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_index(settings: Settings, args) -> int:
+    from index.build import ensure_index
+    from index.embed import load_embedder
+
+    embedder = load_embedder(settings.embedder, settings.threads)
+    stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, _progress_bar(), args.force)
+    for err in corpus.errors:
+        print(f"warning: skipped {settings.corpus_dir / err.source}: {err.reason}", file=sys.stderr)
+    m = stored.manifest
+    state = f"built ({reason})" if reason else "up to date"
+    print(f"index {state}: {m.chunks} passages from {len(corpus.cases)} cases, {m.embedder} ({m.dim}-d, {m.faiss_index}), in {settings.index_dir}")
+    return 0
+
+
+def _open_searcher(settings: Settings):
+    import logging
+
+    from service.search import open_searcher
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    return open_searcher(settings)
+
+
+def cmd_search(settings: Settings, args) -> int:
+    searcher = _open_searcher(settings.with_overrides(retriever=args.retriever))
+    if args.case and not searcher.has_case(args.case):
+        print(f"error: unknown case id {args.case!r}; `touyan cases` lists them", file=sys.stderr)
+        return 2
+    hits = searcher.search(args.question, args.top_k, case_id=args.case, page=args.page)
+    if args.json:
+        _print_json({"query": args.question, "results": [{"rank": h.rank, "score": h.score, **h.chunk.to_dict()} for h in hits]})
+        return 0
+    if not hits:
+        print("no passages found")
+    for h in hits:
+        c = h.chunk
+        print(f"{h.rank}. [{h.score:.3f}] {c.case_title} · {_page(c.page)} · {c.section}  ({c.source}:{c.start}-{c.end})")
+        print(f"   {c.text}")
+    return 0
+
+
+def cmd_eval(settings: Settings, args) -> int:
+    from eval.run import format_table, load_questions, run_eval
+
+    questions = load_questions(args.questions) if args.questions else load_questions()
+    rows = run_eval(settings, args.embedders.split(","), args.retrievers.split(","), questions, progress=lambda m: print(m, file=sys.stderr))
+    print(format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touyan", description="Touyan (头雁): Chinese semantic search and QA over reform-case reports.")
@@ -71,6 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chunks", help="list the passages the corpus is cut into")
     p.add_argument("--json", action="store_true", help="print JSON: {\"chunks\": [...]}")
     p.set_defaults(func=cmd_chunks)
+
+    p = sub.add_parser("index", help="build the index, or refresh it after the corpus changed")
+    p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="the passages that best answer a question")
+    p.add_argument("question")
+    p.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], help="default hybrid (env TOUYAN_RETRIEVER)")
+    p.add_argument("--top-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--case", help="only passages of this case id (see `touyan cases`)")
+    p.add_argument("--page", type=int, help="only passages on this page (版)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", help="score retrievers and embedders on eval/questions.jsonl")
+    p.add_argument("--embedders", default="e5,use", help="comma-separated embedder specs (default e5,use)")
+    p.add_argument("--retrievers", default="bm25,dense,hybrid", help="comma-separated (default bm25,dense,hybrid)")
+    p.add_argument("--questions", type=Path, help="question file (default eval/questions.jsonl)")
+    p.add_argument("--json", type=Path, help="also write the table as JSON to this file")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Measures Touyan: the gold question set, the eval runner and the benchmarks."""

@@ -1,0 +1,162 @@
+"""Build or refresh the index: corpus → passages → embeddings (cached by text) → FAISS + BM25."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.bm25 import BM25
+from index.chunk import CHUNKER_VERSION, SectionChunker
+from index.corpus import Corpus, load_corpus
+from index.embed import Embedder
+from index.models import Chunk
+from index.atomic import write_atomic
+from index.store import Manifest, StoredIndex, load_index, read_manifest, save_index
+from index.tokenize import Tokenizer, user_words_from
+
+log = logging.getLogger("touyan.index")
+
+# Exact search stays under ~5 ms per query up to about this many 384-d passages on two
+# cores (eval/bench_search.py --scale); past it HNSW keeps queries in the low milliseconds.
+HNSW_MIN_CHUNKS = 50_000
+
+EmbedProgress = Callable[[int, int], None]
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What the embedder and BM25 see: the passage under its case and section titles.
+
+    The titles carry the place and topic that a passage's own sentences often leave out.
+    """
+    return f"{chunk.case_title}｜{chunk.section}\n{chunk.text}"
+
+
+class EmbeddingCache:
+    """Passage vectors keyed by embedder and text: a refresh embeds only new or changed passages."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.vectors: dict[str, np.ndarray] = {}
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                self.vectors = dict(zip(z["keys"].tolist(), z["vectors"]))
+
+    @staticmethod
+    def key(embedder: str, text: str) -> str:
+        return hashlib.sha1(f"{embedder}\0{text}".encode()).hexdigest()
+
+    def save(self, keep: list[str]) -> None:
+        """Keep only the given keys, so passages of removed files leave the cache too."""
+        keys = [k for k in dict.fromkeys(keep) if k in self.vectors]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        vectors = np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
+        write_atomic(self.path, lambda f: np.savez(f, keys=np.array(keys, dtype=str), vectors=vectors))
+
+
+def make_faiss(vectors: np.ndarray, hnsw_min_chunks: int = HNSW_MIN_CHUNKS) -> faiss.Index:
+    dim = vectors.shape[1]
+    if len(vectors) >= hnsw_min_chunks:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(vectors)
+    return index
+
+
+@dataclass
+class Indexer:
+    """Turns a parsed corpus into a stored index, embedding only what the cache lacks."""
+
+    embedder: Embedder
+    chunk_chars: int = 300
+    hnsw_min_chunks: int = HNSW_MIN_CHUNKS
+
+    def run(self, corpus: Corpus, index_dir: Path, progress: EmbedProgress | None = None) -> StoredIndex:
+        chunks = SectionChunker(self.chunk_chars).run(corpus.cases)
+        if not chunks:
+            raise ValueError("the corpus has no passages to index")
+        texts = [passage_text(c) for c in chunks]
+        vectors = self._embed(texts, index_dir, progress)
+        words = sorted(user_words_from(
+            [c.title for c in corpus.cases]
+            + [s.title for c in corpus.cases for s in c.sections]
+            + [p.text for c in corpus.cases for s in c.sections for p in s.paragraphs]
+        ))
+        tokenizer = Tokenizer(words)
+        stored = StoredIndex(
+            manifest=Manifest(
+                embedder=self.embedder.name,
+                dim=self.embedder.dim,
+                chunker_version=CHUNKER_VERSION,
+                chunk_chars=self.chunk_chars,
+                corpus_checksum=corpus.checksum,
+                built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                chunks=len(chunks),
+                faiss_index="hnsw" if len(chunks) >= self.hnsw_min_chunks else "flat",
+            ),
+            chunks=chunks,
+            vectors=vectors,
+            faiss_index=make_faiss(vectors, self.hnsw_min_chunks),
+            bm25=BM25().fit([tokenizer.tokenize(t) for t in texts]),
+            user_words=words,
+        )
+        save_index(index_dir, stored)
+        return stored
+
+    def _embed(self, texts: list[str], index_dir: Path, progress: EmbedProgress | None) -> np.ndarray:
+        cache = EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(self.embedder.name.encode()).hexdigest()[:12]}.npz")
+        keys = [cache.key(self.embedder.name, t) for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in cache.vectors]
+        log.info("embedding %d of %d passages (%d cached) with %s", len(missing), len(texts), len(texts) - len(missing), self.embedder.name)
+        done = 0
+
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, len(missing))
+
+        if missing:
+            fresh = self.embedder.encode_passages([texts[i] for i in missing], progress=step)
+            for i, vec in zip(missing, fresh):
+                cache.vectors[keys[i]] = vec
+        cache.save(keys)
+        return np.ascontiguousarray(np.stack([cache.vectors[k] for k in keys]), dtype=np.float32)
+
+
+def stale_reason(manifest: Manifest | None, corpus: Corpus, embedder: Embedder, chunk_chars: int) -> str | None:
+    """Why the stored index cannot serve this corpus and embedder, or None when it can."""
+    if manifest is None:
+        return "no index yet"
+    if manifest.embedder != embedder.name or manifest.dim != embedder.dim:
+        return f"index was built with embedder {manifest.embedder} ({manifest.dim}-d), not {embedder.name} ({embedder.dim}-d)"
+    if manifest.chunker_version != CHUNKER_VERSION or manifest.chunk_chars != chunk_chars:
+        return f"index was built with chunker v{manifest.chunker_version}/{manifest.chunk_chars} chars, now v{CHUNKER_VERSION}/{chunk_chars}"
+    if manifest.corpus_checksum != corpus.checksum:
+        return "the corpus files changed"
+    return None
+
+
+def ensure_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunk_chars: int = 300,
+    progress: EmbedProgress | None = None,
+    force: bool = False,
+) -> tuple[StoredIndex, Corpus, str | None]:
+    """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt."""
+    corpus = load_corpus(corpus_dir)
+    reason = "rebuild requested" if force else stale_reason(read_manifest(index_dir), corpus, embedder, chunk_chars)
+    if reason is None:
+        return load_index(index_dir), corpus, None
+    log.info("building the index in %s: %s", index_dir, reason)
+    return Indexer(embedder, chunk_chars).run(corpus, index_dir, progress), corpus, reason

@@ -1,0 +1,96 @@
+"""The index on disk: one folder per build, switched in atomically by a pointer file.
+
+``<index_dir>/builds/<id>/`` holds the manifest, passages, vectors, FAISS index and BM25;
+``<index_dir>/CURRENT`` names the live build and is replaced with ``os.replace``. A crash
+mid-build leaves the previous build live and the half-written folder unreferenced.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.atomic import write_atomic
+from index.bm25 import BM25
+from index.models import Chunk
+
+FORMAT = 1
+CURRENT = "CURRENT"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    embedder: str
+    dim: int
+    chunker_version: str
+    chunk_chars: int
+    corpus_checksum: str
+    built_at: str
+    chunks: int
+    faiss_index: str
+    format: int = FORMAT
+
+
+@dataclass
+class StoredIndex:
+    manifest: Manifest
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    faiss_index: faiss.Index
+    bm25: BM25
+    user_words: list[str]
+
+
+def _json(data) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def save_index(index_dir: Path, stored: StoredIndex) -> Path:
+    """Write a new build folder, then point CURRENT at it and remove older builds."""
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=builds, prefix=time.strftime("%Y%m%d-%H%M%S-")))
+    (folder / "chunks.json").write_bytes(_json([c.to_dict() for c in stored.chunks]))
+    (folder / "user_words.json").write_bytes(_json(stored.user_words))
+    np.save(folder / "vectors.npy", stored.vectors)
+    faiss.write_index(stored.faiss_index, str(folder / "vectors.faiss"))
+    stored.bm25.save(folder / "bm25.npz")
+    (folder / "manifest.json").write_bytes(_json(asdict(stored.manifest)))
+    write_atomic(index_dir / CURRENT, folder.name.encode())
+    for old in builds.iterdir():
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    """The live build's manifest, or None when there is no complete build."""
+    try:
+        folder = index_dir / "builds" / (index_dir / CURRENT).read_text().strip()
+        data = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("format") != FORMAT:
+        return None
+    return Manifest(**data)
+
+
+def load_index(index_dir: Path) -> StoredIndex:
+    folder = index_dir / "builds" / (index_dir / CURRENT).read_text().strip()
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise FileNotFoundError(f"no complete index in {index_dir}")
+    return StoredIndex(
+        manifest=manifest,
+        chunks=[Chunk.from_dict(d) for d in json.loads((folder / "chunks.json").read_text())],
+        vectors=np.load(folder / "vectors.npy"),
+        faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
+        bm25=BM25.load(folder / "bm25.npz"),
+        user_words=json.loads((folder / "user_words.json").read_text()),
+    )
