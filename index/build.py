@@ -29,10 +29,11 @@ HNSW_MIN_CHUNKS = 50_000
 EmbedProgress = Callable[[int, int], None]
 
 
-def passage_text(chunk: Chunk) -> str:
-    """What the embedder and BM25 see: the passage under its case and section titles.
+def keyword_text(chunk: Chunk) -> str:
+    """What BM25 sees: the passage under its case and section titles.
 
-    The titles carry the place and topic that a passage's own sentences often leave out.
+    The titles carry the place and topic that a passage's own sentences often leave out;
+    the embedder sees the bare passage, which measured better for it.
     """
     return f"{chunk.case_title}｜{chunk.section}\n{chunk.text}"
 
@@ -83,8 +84,7 @@ class Indexer:
         chunks = SectionChunker(self.chunk_chars).run(corpus.cases)
         if not chunks:
             raise ValueError("the corpus has no passages to index")
-        texts = [passage_text(c) for c in chunks]
-        vectors = self._embed(texts, index_dir, progress)
+        vectors = self._embed([c.text for c in chunks], index_dir, progress)
         words = sorted(user_words_from(
             [c.title for c in corpus.cases]
             + [s.title for c in corpus.cases for s in c.sections]
@@ -105,7 +105,7 @@ class Indexer:
             chunks=chunks,
             vectors=vectors,
             faiss_index=make_faiss(vectors, self.hnsw_min_chunks),
-            bm25=BM25().fit([tokenizer.tokenize(t) for t in texts]),
+            bm25=BM25().fit([tokenizer.tokenize(keyword_text(c)) for c in chunks]),
             user_words=words,
         )
         save_index(index_dir, stored)

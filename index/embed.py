@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 BATCH_SIZE = 16
-SPECS = '"e5", "use" or "st:<model folder or installed package shipping model/>"'
+SPECS = '"e5+use", "e5", "use" or "st:<model folder or installed package shipping model/>"'
 
 Progress = Callable[[int], None]
 
@@ -37,7 +37,9 @@ class _BatchedEmbedder:
         """Encode in batches so ``progress`` can report how many texts each batch finished."""
         return self._encode(self._raw_passages, texts, progress)
 
-    def _encode(self, raw: Callable[[list[str]], np.ndarray], texts: list[str], progress: Progress | None) -> np.ndarray:
+    def _encode(
+        self, raw: Callable[[list[str]], np.ndarray], texts: list[str], progress: Progress | None
+    ) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), BATCH_SIZE):
             batch = texts[start : start + BATCH_SIZE]
@@ -112,14 +114,48 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
                 "an installed package that ships model/, or a model already in the Hugging Face cache"
             ) from e
         # Newer sentence-transformers renamed get_sentence_embedding_dimension and warn on the old name.
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = get_dim()
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        self.dim = get_dim() if get_dim else self._model.get_sentence_embedding_dimension()
 
     def _raw_passages(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts, batch_size=BATCH_SIZE, convert_to_numpy=True, show_progress_bar=False)
+        return self._model.encode(
+            texts, batch_size=BATCH_SIZE, convert_to_numpy=True, show_progress_bar=False
+        )
+
+
+class EnsembleEmbedder:
+    """Several embedders as one: their weighted vectors side by side, renormalised.
+
+    The inner product of two ensemble vectors is the weighted sum of the members'
+    cosines, so one FAISS index serves both. e5 carries Chinese; multilingual USE, trained
+    on translation pairs, carries English questions (eval/run.py measures the mix).
+    """
+
+    def __init__(self, members: list[Embedder], weights: list[float]) -> None:
+        self.members = members
+        self.scales = np.sqrt(np.asarray(weights, dtype=np.float32))
+        self.name = "+".join(f"{m.name}*{w:g}" for m, w in zip(members, weights))
+        self.dim = sum(m.dim for m in members)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._join([m.encode_queries(texts) for m in self.members])
+
+    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        parts = [m.encode_passages(texts, progress if i == 0 else None) for i, m in enumerate(self.members)]
+        return self._join(parts)
+
+    def _join(self, parts: list[np.ndarray]) -> np.ndarray:
+        out = np.hstack([p * s for p, s in zip(parts, self.scales)])
+        return np.ascontiguousarray(out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.finfo(np.float32).tiny), dtype=np.float32)
+
+
+# Weight of USE beside e5 in the default ensemble: best of 0.1–0.3 on eval/questions.jsonl.
+USE_WEIGHT = 0.15
 
 
 def load_embedder(spec: str, threads: int = 2) -> Embedder:
+    if spec == "e5+use":
+        return EnsembleEmbedder([E5Embedder(threads), USEEmbedder(threads)], [1.0, USE_WEIGHT])
     if spec == "e5":
         return E5Embedder(threads)
     if spec == "use":

@@ -230,7 +230,10 @@ class ReportParser:
         while j + 1 < len(lines) and not is_expert(lines[j + 1].text) and is_titleish(lines[j].text) and j - i < 2:
             j += 1
         if j + 1 < len(lines) and is_expert(lines[j + 1].text):
-            out.start_section(lines[j].text, "commentary", byline=lines[j + 1].text)
+            expert = lines[j + 1]
+            out.start_section(lines[j].text, "commentary", byline=expert.text)
+            # The expert's title and name are what users ask about ("谁点评的"), so they are text too.
+            out.section.paragraphs.append(Paragraph(expert.text, ((expert.start, expert.end),)))
             return j + 2
         out.start_section(COMMENTARY_MARK, "commentary")
         return i

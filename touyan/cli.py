@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touyan", description="Touyan (头雁): Chinese semantic search and QA over reform-case reports.")
     parser.add_argument("--corpus", type=Path, help="folder of report files (env TOUYAN_CORPUS_DIR, default seeds/)")
     parser.add_argument("--index-dir", type=Path, help="where the index lives (env TOUYAN_INDEX_DIR, default .touyan/index)")
-    parser.add_argument("--embedder", help="e5 (default), use, or st:<model folder or package> (env TOUYAN_EMBEDDER)")
+    parser.add_argument("--embedder", help="e5+use (default), e5, use, or st:<model folder or package> (env TOUYAN_EMBEDDER)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("cases", help="list the cases with page, project, authors and sections")
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="score retrievers and embedders on eval/questions.jsonl")
-    p.add_argument("--embedders", default="e5,use", help="comma-separated embedder specs (default e5,use)")
+    p.add_argument("--embedders", default="e5+use,e5,use", help="comma-separated embedder specs (default e5+use,e5,use)")
     p.add_argument("--retrievers", default="bm25,dense,hybrid", help="comma-separated (default bm25,dense,hybrid)")
     p.add_argument("--questions", type=Path, help="question file (default eval/questions.jsonl)")
     p.add_argument("--json", type=Path, help="also write the table as JSON to this file")

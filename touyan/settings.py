@@ -11,11 +11,12 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path(".touyan/index")
-    embedder: str = "e5"
+    embedder: str = "e5+use"
     threads: int = 2
     chunk_chars: int = 300
 
     retriever: str = "hybrid"
+    fusion: str = "weighted"
     top_k: int = 5
 
     host: str = "127.0.0.1"
