@@ -252,6 +252,9 @@ class ReportParser:
             return True
         if len(t) <= SHORT_NOISE and not ln.level:
             return True
+        # Words of at most four characters side by side are labels (column names, names), not headings.
+        if len(tokens) >= 2 and all(len(tok) <= 4 for tok in tokens):
+            return True
         # After a layout break (an image or a box), a short unpunctuated plain line is a caption.
         return ln.gap >= 2 and not ln.level and len(t) <= MAX_HEADING
 

