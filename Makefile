@@ -27,4 +27,4 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 # Debian's Chromium drives the browser tests (browsers that download themselves do not work here).
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }

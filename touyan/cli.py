@@ -126,6 +126,13 @@ def cmd_eval(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_serve(settings: Settings, args) -> int:
+    from service.serve import serve
+
+    serve(settings.with_overrides(host=args.host, port=args.port))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touyan", description="Touyan (头雁): Chinese semantic search and QA over reform-case reports.")
     parser.add_argument("--corpus", type=Path, help="folder of report files (env TOUYAN_CORPUS_DIR, default seeds/)")
@@ -160,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, help="question file (default eval/questions.jsonl)")
     p.add_argument("--json", type=Path, help="also write the table as JSON to this file")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="serve the HTTP API and chat page (builds the index on first start)")
+    p.add_argument("--host", help="interface to listen on (env TOUYAN_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (env TOUYAN_PORT, default 8000)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

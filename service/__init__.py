@@ -1,0 +1,1 @@
+"""Answering requests: retrieval, extractive and LLM answers, chat rewriting and the HTTP API."""

@@ -1,0 +1,246 @@
+"""Extractive answers: quote the sentences of the top passages that answer the question, each with [n].
+
+No language model is involved: a sentence is chosen for the question's words it holds
+(jieba tokens; longer words, and words few of the candidate sentences share, weigh
+more), within the best-ranked passages. Whether the report supports the question at all is decided by the dense
+similarity of the best passage, with thresholds calibrated per embedder by
+``eval/calibrate_answer.py`` (an uncalibrated embedder, or BM25-only retrieval, answers
+whenever a passage was retrieved).
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from index.text import split_sentences
+from index.tokenize import Tokenizer, normalize
+from service.search import Hit
+
+# Calibrated on eval/questions.jsonl by eval/calibrate_answer.py, per embedder (each has its own
+# cosine scale): the best dense cosine below which a (Chinese, English) question gets “not found”.
+# English questions get their own threshold because cross-lingual cosines run lower.
+MIN_SUPPORT: dict[str, tuple[float, float]] = {
+    "e5+use": (0.7586, 0.6452),
+    "e5": (0.8418, 0.7335),
+    "use": (0.0584, 0.0599),
+}
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
+QUANTITY = re.compile(r"多少|几|多大|多长|多久|比例|how (?:many|much|long|often)", re.IGNORECASE)
+# A quantity: digits, or Chinese numerals with a measure word (not the 一 of 第一 or 统一).
+NUMBER = re.compile(r"\d|(?<!第)[一二两三四五六七八九十百千万]+[个项家名位次年月天户人件所条类大批轮]")
+# A question about the expert commentary (专家点评) is answered from commentary sections,
+# and one asking who wrote it by the commentary's byline (a line without sentence punctuation).
+COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
+WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
+SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
+# A question asking for several things (“哪些案例…”) may quote a sentence of each case.
+SEVERAL = re.compile(r"哪些|哪几|\bwhich\b", re.IGNORECASE)
+MIN_SENTENCE_CHARS = 6
+PARAGRAPH = re.compile(r"[^\n]+")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted sentence: ``quote == passage text[start:end]`` of passage ``chunk_id``."""
+
+    n: int
+    chunk_id: str
+    case_id: str
+    case: str
+    page: int | None
+    section: str
+    source: str
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    found: bool
+    citations: list[Citation] = field(default_factory=list)
+    support: float | None = None
+    mode: str = "extractive"
+    note: str | None = None
+
+
+class Answerer(Protocol):
+    def run(self, question: str, hits: list[Hit]) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    hit: Hit
+    start: int
+    end: int
+    score: float
+    terms: frozenset[str]
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start : self.end]
+
+
+def is_latin(text: str) -> bool:
+    """Mostly Latin letters: an English question, whose cosines to Chinese passages run lower."""
+    return len(LATIN.findall(text)) > len(HAN.findall(text))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a passage; a paragraph break ends a sentence too (a byline is one).
+
+    Surrounding whitespace is trimmed off, so every span starts and ends on text.
+    """
+    spans = []
+    for line in PARAGRAPH.finditer(text):
+        offset = line.start()
+        for a, b in split_sentences(line.group(0)):
+            piece = line.group(0)[a:b]
+            a, b = a + len(piece) - len(piece.lstrip()), b - (len(piece) - len(piece.rstrip()))
+            if a < b:
+                spans.append((offset + a, offset + b))
+    return spans
+
+
+def not_found_text(question: str, hits: list[Hit]) -> str:
+    topic = question.strip().rstrip("?？。.!！ ") or question.strip()
+    if len(topic) > 40:
+        topic = topic[:40] + "…"
+    text = f"报告中没有找到能回答“{topic}”的内容。"
+    if hits:
+        c = hits[0].chunk
+        page = f"第{c.page}版" if c.page is not None else "报告前言"
+        text += f"最接近的段落来自《{c.case_title}》（{page}），可在检索结果中查看。"
+    return text
+
+
+class ExtractiveAnswerer:
+    """Quotes 1–3 sentences from the top passages, most question words first, each cited [n].
+
+    A further sentence is added only when it scores at least ``keep_ratio`` of the best
+    one and covers question words the earlier ones miss, or comes from another case and
+    scores at least ``same_ratio`` of it. A “哪些…” question asks for several: it draws on
+    all the hits, not the first ``passages``, and ``keep_ratio`` applies to other cases too.
+    """
+
+    def __init__(
+        self,
+        min_support: tuple[float, float] | None = None,
+        passages: int = 3,
+        max_sentences: int = 3,
+        max_chars: int = 300,
+        keep_ratio: float = 0.75,
+        same_ratio: float = 0.9,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        self.min_support = min_support
+        self.passages = passages
+        self.max_sentences = max_sentences
+        self.max_chars = max_chars
+        self.keep_ratio = keep_ratio
+        self.same_ratio = same_ratio
+        self.tokenizer = tokenizer or Tokenizer()
+
+    @classmethod
+    def for_embedder(cls, embedder: str) -> ExtractiveAnswerer:
+        """With the support thresholds calibrated for this embedder spec, if any."""
+        return cls(min_support=MIN_SUPPORT.get(embedder))
+
+    def run(self, question: str, hits: list[Hit]) -> Answer:
+        support = self.support(hits)
+        if not self.supported(question, hits):
+            return Answer(not_found_text(question, hits), found=False, support=support)
+        chosen = self.select(question, hits, self.terms(question))
+        citations = [
+            Citation(
+                n=n,
+                chunk_id=s.hit.chunk.id,
+                case_id=s.hit.chunk.case_id,
+                case=s.hit.chunk.case_title,
+                page=s.hit.chunk.page,
+                section=s.hit.chunk.section,
+                source=s.hit.chunk.source,
+                quote=s.text,
+                start=s.start,
+                end=s.end,
+            )
+            for n, s in enumerate(chosen, 1)
+        ]
+        text = "".join(f"{c.quote}[{c.n}]" for c in citations)
+        return Answer(text, found=True, citations=citations, support=support)
+
+    def terms(self, question: str) -> list[str]:
+        return list(dict.fromkeys(self.tokenizer.tokenize(question)))
+
+    @staticmethod
+    def support(hits: list[Hit]) -> float | None:
+        """The best dense cosine among the hits, or None when retrieval gave no dense scores."""
+        dense = [h.dense for h in hits if h.dense is not None]
+        return max(dense) if dense else None
+
+    def supported(self, question: str, hits: list[Hit]) -> bool:
+        """Whether the best passage is close enough to the question; any passage will do when uncalibrated."""
+        support = self.support(hits)
+        if not hits or support is None or self.min_support is None:
+            return bool(hits)
+        chinese, english = self.min_support
+        return support >= (english if is_latin(question) else chinese)
+
+    def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
+        several = bool(SEVERAL.search(question))
+        pool = hits if several else hits[: self.passages]
+        ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)
+        if not ranked:  # only fragments: quote the best passage whole
+            return [_Sentence(hits[0], 0, len(hits[0].chunk.text), 0.0, frozenset())]
+        best = ranked[0]
+        same_ratio = self.keep_ratio if several else self.same_ratio
+        chosen, covered, cases = [best], set(best.terms), {best.hit.chunk.case_id}
+        length = best.end - best.start
+        for s in ranked[1:]:
+            if len(chosen) == self.max_sentences or s.score < self.keep_ratio * best.score:
+                break
+            adds_words = bool(s.terms - covered)
+            other_case = s.hit.chunk.case_id not in cases and s.score >= same_ratio * best.score
+            if (adds_words or other_case) and length + s.end - s.start <= self.max_chars:
+                chosen.append(s)
+                covered |= s.terms
+                cases.add(s.hit.chunk.case_id)
+                length += s.end - s.start
+        return chosen
+
+    def sentences(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
+        """Every sentence of the passages, scored by the question words it holds, numbers, section and rank.
+
+        A word counts by its length and by how few of the candidate sentences hold it: the
+        place every sentence names says less than the one word only the answer shares
+        (“会议” in “几次三方协同会议”). Ties go to the higher-ranked passage and the earlier
+        sentence, so a question sharing no words (English) quotes the start of the best passage.
+        """
+        wants_number = bool(QUANTITY.search(question))
+        wants_commentary = bool(COMMENTARY.search(question))
+        wants_author = wants_commentary and bool(WHO.search(question))
+        spans = [
+            (hit, a, b, normalize(hit.chunk.text[a:b]))
+            for hit in hits
+            for a, b in sentence_spans(hit.chunk.text)
+            if b - a >= MIN_SENTENCE_CHARS
+        ]
+        held = [frozenset(t for t in terms if t in norm) for _, _, _, norm in spans]
+        df = Counter(t for words in held for t in words)
+        weight = {t: len(t) * math.log(1 + len(spans) / (1 + df[t])) for t in terms}
+        total = sum(weight.values()) or 1.0
+        out = []
+        for (hit, a, b, norm), words in zip(spans, held):
+            score = sum(weight[t] for t in words) / total
+            score += 0.1 * (wants_number and bool(NUMBER.search(norm)))
+            if wants_commentary and hit.chunk.section_kind == "commentary":
+                score += 0.2 + 0.3 * (wants_author and not SENTENCE_MARK.search(norm))
+            score += 0.05 / hit.rank
+            out.append(_Sentence(hit, a, b, score, words))
+        return out

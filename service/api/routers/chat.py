@@ -1,0 +1,102 @@
+"""OpenAI-compatible chat: existing chat front ends and the official client work unchanged.
+
+The conversation is resolved to one standalone question (service.chat), answered from
+the passages, and returned as an assistant message that cites [n] and lists its sources;
+the citations also ride along as an extra ``citations`` field. ``stream: true`` sends the
+same reply as server-sent ``chat.completion.chunk`` events ending in ``data: [DONE]``.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from service.api.deps import AnswererDep, SearcherDep, SettingsDep
+from service.api.routers.ask import answer_question
+from service.api.schemas import (
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatReply,
+    ChatRequest,
+    ChunkChoice,
+    ChunkDelta,
+    CitationOut,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    SearchResult,
+    TouyanExtra,
+    Usage,
+)
+from service.chat import format_reply, standalone_question
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+# Stream a sentence (with its [n] marks) or a line at a time.
+PIECE = re.compile(r"[^。！？\n]*(?:[。！？]+(?:\[\d+\])*|\n+)|[^。！？\n]+")
+STARTED = int(time.time())
+
+
+@router.get("/models", response_model=ModelList)
+def models() -> ModelList:
+    return ModelList(data=[ModelCard(created=STARTED)])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={200: {"content": {"text/event-stream": {}}}, 422: {"model": ErrorResponse}},
+)
+def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep):
+    turns = body.turns()
+    question = standalone_question(turns)
+    hits, answer = answer_question(searcher, answerer, question, body.top_k or settings.top_k)
+    content = format_reply(answer)
+    citations = [CitationOut.from_citation(c) for c in answer.citations]
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if body.stream:
+        return StreamingResponse(
+            _events(completion_id, created, content, citations),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    prompt_chars = sum(len(text) for _, text in turns)
+    return ChatCompletion(
+        id=completion_id,
+        created=created,
+        choices=[ChatChoice(message=ChatReply(content=content))],
+        usage=Usage(prompt_tokens=prompt_chars, completion_tokens=len(content), total_tokens=prompt_chars + len(content)),
+        citations=citations,
+        touyan=TouyanExtra(
+            question=question,
+            found=answer.found,
+            mode=answer.mode,
+            note=answer.note,
+            results=[SearchResult.from_hit(h) for h in hits],
+        ),
+    )
+
+
+def _events(completion_id: str, created: int, content: str, citations: list[CitationOut]) -> Iterator[str]:
+    """Role first, then the reply piece by piece, then an empty delta with finish_reason and citations."""
+
+    def event(delta: ChunkDelta, finish: bool = False) -> str:
+        chunk = ChatCompletionChunk(
+            id=completion_id,
+            created=created,
+            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+            citations=citations if finish else None,
+        )
+        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+    yield event(ChunkDelta(role="assistant", content=""))
+    for piece in PIECE.findall(content):
+        yield event(ChunkDelta(content=piece))
+    yield event(ChunkDelta(), finish=True)
+    yield "data: [DONE]\n\n"

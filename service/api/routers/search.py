@@ -1,0 +1,23 @@
+"""Passage search: the ranked passages for a query, each with its case and page."""
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from service.api.deps import SearcherDep, SettingsDep, check_case
+from service.api.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/search", response_model=SearchResponse, responses={422: {"model": ErrorResponse}})
+def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> SearchResponse:
+    start = time.perf_counter()
+    check_case(searcher, body.case_id)
+    hits = searcher.search(body.query, body.top_k or settings.top_k, case_id=body.case_id, page=body.page)
+    return SearchResponse(
+        query=body.query,
+        took_ms=round((time.perf_counter() - start) * 1000, 2),
+        results=[SearchResult.from_hit(h) for h in hits],
+    )

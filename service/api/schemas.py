@@ -1,0 +1,290 @@
+"""Request and response models: the field names here are the public HTTP contract."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from service.answer import Answer, Citation
+from service.search import Hit
+
+MAX_QUERY_CHARS = 1000
+MODEL_ID = "touyan"
+
+
+def _valid_unicode(value: str) -> str:
+    """JSON can carry lone surrogates (\\ud800), which no model or encoder accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+def _question_text(value: str) -> str:
+    value = _valid_unicode(value).strip()
+    if not value:
+        raise ValueError("must not be empty or only whitespace")
+    if len(value) > MAX_QUERY_CHARS:
+        raise ValueError(f"must be at most {MAX_QUERY_CHARS} characters (got {len(value)})")
+    return value
+
+
+QueryText = Annotated[str, Field(strict=True), AfterValidator(_question_text)]
+TopK = Annotated[int, Field(strict=True, ge=1, le=50, description="how many passages, 1–50 (default: TOUYAN_TOP_K, 5)")]
+Page = Annotated[int, Field(strict=True, ge=0, le=9999, description="only passages of this 版 (page) number")]
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="what was wrong, in one line")
+    errors: list[FieldError] | None = Field(default=None, description="each invalid field, for validation errors")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+    cases: int
+    chunks: int
+    embedder: str
+    answerer: str
+
+
+class SectionSummary(BaseModel):
+    title: str
+    kind: str
+
+
+class CaseSummary(BaseModel):
+    id: str
+    title: str
+    kind: str
+    project: str | None
+    page: int | None
+    authors: list[str]
+    source: str
+    sections: list[SectionSummary]
+
+
+class CasesResponse(BaseModel):
+    cases: list[CaseSummary]
+
+
+class SearchRequest(BaseModel):
+    query: QueryText
+    top_k: TopK | None = None
+    case_id: Annotated[str, Field(strict=True)] | None = None
+    page: Page | None = None
+
+
+class SearchResult(BaseModel):
+    rank: int
+    chunk_id: str
+    text: str
+    score: float
+    case_id: str
+    case: str = Field(description="the case title")
+    project: str | None
+    page: int | None = Field(description="the 版 number, null for the preface")
+    section: str
+    section_kind: str
+    source: str
+    start: int = Field(description="offset of the passage in its source file")
+    end: int
+    dense: float | None = Field(description="cosine similarity of query and passage")
+    bm25: float | None
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> SearchResult:
+        c = hit.chunk
+        return cls(
+            rank=hit.rank,
+            chunk_id=c.id,
+            text=c.text,
+            score=hit.score,
+            case_id=c.case_id,
+            case=c.case_title,
+            project=c.project,
+            page=c.page,
+            section=c.section,
+            section_kind=c.section_kind,
+            source=c.source,
+            start=c.start,
+            end=c.end,
+            dense=hit.dense,
+            bm25=hit.bm25,
+        )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    took_ms: float
+    results: list[SearchResult]
+
+
+class AskRequest(BaseModel):
+    question: QueryText
+    top_k: TopK | None = None
+    case_id: Annotated[str, Field(strict=True)] | None = None
+    page: Page | None = None
+
+
+class CitationOut(BaseModel):
+    n: int
+    chunk_id: str
+    case_id: str
+    case: str
+    page: int | None
+    section: str
+    source: str
+    quote: str = Field(description="the quoted sentence, verbatim")
+    start: int = Field(description="start of the quote inside the passage text")
+    end: int = Field(description="end of the quote inside the passage text (exclusive)")
+
+    @classmethod
+    def from_citation(cls, c: Citation) -> CitationOut:
+        return cls(**asdict(c))
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    found: bool
+    citations: list[CitationOut]
+    results: list[SearchResult]
+    support: float | None = Field(description="best dense cosine of the passages; `found` compares it with a calibrated threshold")
+    mode: str = Field(description="extractive, or llm for a generated answer")
+    note: str | None = Field(description="why a generated answer fell back to the extractive one")
+    took_ms: float
+
+    @classmethod
+    def build(cls, question: str, answer: Answer, hits: list[Hit], took_ms: float) -> AskResponse:
+        return cls(
+            question=question,
+            answer=answer.text,
+            found=answer.found,
+            citations=[CitationOut.from_citation(c) for c in answer.citations],
+            results=[SearchResult.from_hit(h) for h in hits],
+            support=answer.support,
+            mode=answer.mode,
+            note=answer.note,
+            took_ms=took_ms,
+        )
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Annotated[str, Field(strict=True)]
+    content: Annotated[str, Field(strict=True)] | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        """The message text; of a multi-part message, its text parts joined."""
+        if isinstance(self.content, list):
+            return "".join(p.text or "" for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """OpenAI chat request; sampling options (temperature, max_tokens, …) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = MODEL_ID
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: Annotated[bool, Field(strict=True)] = False
+    top_k: TopK | None = None
+
+    @model_validator(mode="after")
+    def has_user_question(self) -> ChatRequest:
+        users = [_valid_unicode(m.text()) for m in self.messages if m.role == "user" and m.text().strip()]
+        if not users:
+            raise ValueError("messages must contain a user message with non-empty text")
+        if len(users[-1].strip()) > MAX_QUERY_CHARS:
+            raise ValueError(f"the last user message must be at most {MAX_QUERY_CHARS} characters")
+        return self
+
+    def turns(self) -> list[tuple[str, str]]:
+        return [(m.role, m.text()) for m in self.messages]
+
+
+class ChatReply(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatReply
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class TouyanExtra(BaseModel):
+    """What retrieval saw: the standalone question the conversation was resolved to."""
+
+    question: str
+    found: bool
+    mode: str
+    note: str | None
+    results: list[SearchResult]
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = MODEL_ID
+    choices: list[ChatChoice]
+    usage: Usage
+    citations: list[CitationOut]
+    touyan: TouyanExtra
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChunkDelta
+    finish_reason: Literal["stop"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str = MODEL_ID
+    choices: list[ChunkChoice]
+    citations: list[CitationOut] | None = None
+
+
+class ModelCard(BaseModel):
+    id: str = MODEL_ID
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "touyan"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

@@ -1,0 +1,129 @@
+"""Chat turns in, chat reply out: follow-up questions become standalone questions for retrieval.
+
+A follow-up names only what changes (“那钱塘呢？”, “what about Binjiang?”) or points back
+with a pronoun (“它的专家点评是谁写的？”). It is resolved against the previous user turn
+(itself resolved first): the new name replaces the previous question's subject, or the
+pronoun is replaced by it. The subject is found from the shape of the question — the
+phrase before a leading 的, else the first proper noun jieba tags — never from a list of
+known places.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import jieba
+import jieba.posseg
+
+from service.answer import Answer, is_latin
+
+jieba.setLogLevel(logging.WARNING)
+
+ROLE_USER = "user"
+QUESTION_WORD = re.compile(r"哪|什么|谁|多少|几|怎|如何|为何|为什么|是否|吗")
+FOLLOW_UP_ZH = re.compile(r"^(?:那么?|还有|再说说|再看看)?\s*(?P<subject>[^，,。？?！!]{1,15}?)\s*(?:呢|又如何|又怎么样)\s*[？?。.!！]*$")
+LEAD_THEN = re.compile(r"^那么?(?![个些里时样边])\s*(?P<subject>[^，,。？?！!]{1,15}?)\s*[？?。.!！]*$")
+FOLLOW_UP_EN = re.compile(r"^(?:and\s+|so\s+|then\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)\s*[?？.!]*$", re.IGNORECASE)
+# Follow-ups that ask for more on the same subject rather than name a new one.
+ELABORATION = frozenset("具体 详细 详细点 还有 其他 另外 此外 更多 细节 原因 结果 效果 然后 后来 接下来".split())
+PRONOUN_ZH = re.compile(r"它们|它|该案例|这个案例|这一案例|该地|这里|那里|该区|这个区")
+PRONOUN_EN = re.compile(r"\b(?:it|they|them)\b|\b(?:its|their)\b", re.IGNORECASE)
+PROPER_NOUN = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg"})
+NAME_SUFFIX = frozenset("区 县 市 镇 乡 村 街道 社区 新区 园区 科技城".split())
+LEADING_NAME_WORDS = 4
+# A question opening with a place or organisation: a few characters and a suffix, e.g. 梦创社区, 高新区(滨江).
+LEADING_PLACE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:街道|社区|新区|园区|科技城|区|县|市|镇|乡|村)(?:[(（][^()（）]{1,6}[)）])?")
+# Part-of-speech initials of a noun phrase: nouns, abbreviations, numbers, Latin words, brackets.
+NOUNISH = frozenset("njmex")
+CAPITALIZED = re.compile(r"\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*")
+
+
+def standalone_question(turns: list[tuple[str, str]]) -> str:
+    """The last user turn as a question that stands on its own; turns are (role, text) pairs.
+
+    Raises ValueError when there is no user turn with text.
+    """
+    question: str | None = None
+    for role, text in turns:
+        text = text.strip()
+        if role == ROLE_USER and text:
+            question = resolve(text, question)
+    if question is None:
+        raise ValueError("messages must contain a user message with text")
+    return question
+
+
+def resolve(question: str, previous: str | None) -> str:
+    """Rewrite a follow-up against the previous (standalone) question; anything else is returned as is."""
+    if previous is None:
+        return question
+    new = follow_up_subject(question)
+    if new is not None:
+        if new in ELABORATION:
+            return f"{previous} {new}"
+        old = subject(previous)
+        return previous.replace(old, new, 1) if old else f"{new} {previous}"
+    old = subject(previous)
+    if old:
+        pronoun = PRONOUN_EN if is_latin(question) else PRONOUN_ZH
+        match = pronoun.search(question)
+        if match:
+            name = f"{old}'s" if match.group(0).lower() in ("its", "their") else old
+            return question[: match.start()] + name + question[match.end() :]
+    return question
+
+
+def follow_up_subject(question: str) -> str | None:
+    """The new name in “那X呢？”, “X呢？”, “那X？” or “what about X?”, else None."""
+    m = FOLLOW_UP_EN.match(question) or FOLLOW_UP_ZH.match(question) or LEAD_THEN.match(question)
+    if m is None:
+        return None
+    name = m.group("subject").strip(" “”\"'")
+    if not name or QUESTION_WORD.search(name):
+        return None
+    return name
+
+
+def subject(question: str) -> str | None:
+    """What a question is about: a leading noun phrase before 的, a leading place (…区, …村, …街道), else its first proper noun.
+
+    An English question's subject is its last capitalized name (places come last: “… in Cangqian”).
+    """
+    if is_latin(question):
+        names = [m.group(0) for m in CAPITALIZED.finditer(question) if m.start() > 0]
+        return names[-1] if names else None
+    name = _leading_name(list(jieba.posseg.cut(question)))
+    return name if name and not QUESTION_WORD.search(name) else None
+
+
+def _leading_name(words: list[jieba.posseg.pair]) -> str | None:
+    lead = words[: LEADING_NAME_WORDS + 1]
+    de = next((i for i, w in enumerate(lead) if w.word == "的"), 0)
+    if de and all(w.flag[0] in NOUNISH for w in lead[:de]):
+        return "".join(w.word for w in lead[:de]).strip()
+    place = LEADING_PLACE.match("".join(w.word for w in words))
+    if place:
+        return place.group(0)
+    for i, w in enumerate(words):
+        if w.flag in PROPER_NOUN and len(w.word) >= 2:
+            name = w.word
+            for after in words[i + 1 :]:
+                if after.word not in NAME_SUFFIX:
+                    break
+                name += after.word
+            return name
+    return None
+
+
+def format_reply(answer: Answer) -> str:
+    """The chat reply: the answer, an optional note, and its sources (case, page) at the end."""
+    parts = [answer.text]
+    if answer.note:
+        parts.append(f"（{answer.note}）")
+    if answer.citations:
+        lines = []
+        for c in answer.citations:
+            page = f"第{c.page}版" if c.page is not None else "前言"
+            lines.append(f"[{c.n}] 《{c.case}》{page} · {c.section}")
+        parts.append("来源：\n" + "\n".join(lines))
+    return "\n\n".join(parts)

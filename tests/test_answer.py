@@ -1,0 +1,176 @@
+"""The extractive answerer and the LLM reply checks, on hand-made passages (no model needed)."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from index.models import Chunk
+from service.answer import MIN_SUPPORT, ExtractiveAnswerer, is_latin, sentence_spans
+from service.llm import LLMAnswerer, cited_numbers, keep_valid_marks
+from service.search import Hit
+
+YUHANG = (
+    "余杭始终坚持向改革要效益、以创新求突破，深入实施“321”破难事、办实事长效机制。\n"
+    "截至目前，50个部门、12个镇街组团破解126个难题，妥善解决人民群众的揪心事。"
+)
+QIANTANG = "钱塘区企业综合服务中心推出281项增值服务。服务中心设在钱塘区。"
+THRESHOLDS = (0.75, 0.65)
+
+
+def hit(text: str, rank: int = 1, dense: float | None = 0.85, case: str = "余杭", kind: str = "body") -> Hit:
+    chunk = Chunk(
+        id=f"{case}-{rank}",
+        text=text,
+        case_id=f"c-{case}",
+        case_title=f"{case}：案例标题",
+        project=None,
+        page=29,
+        section="导语",
+        section_kind=kind,
+        source="000.txt",
+        start=0,
+        end=len(text),
+        spans=((0, len(text)),),
+    )
+    return Hit(rank=rank, chunk=chunk, score=1.0 / rank, dense=dense, bm25=None)
+
+
+@pytest.fixture(scope="module")
+def answerer() -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(min_support=THRESHOLDS)
+
+
+def test_quotes_the_sentence_holding_the_question_words(answerer):
+    hits = [hit(YUHANG), hit(QIANTANG, rank=2, case="钱塘")]
+    answer = answerer.run("余杭“321”机制有多少部门和镇街参与，破解了多少难题？", hits)
+    assert answer.found
+    first = answer.citations[0]
+    assert first.n == 1 and first.chunk_id == "余杭-1"
+    assert "50个部门、12个镇街" in first.quote
+    assert answer.text.startswith(first.quote + "[1]")
+
+
+def test_every_quote_is_the_exact_span_of_its_passage(answerer):
+    hits = [hit(YUHANG), hit(QIANTANG, rank=2, case="钱塘")]
+    answer = answerer.run("钱塘区企业综合服务中心推出了多少项增值服务？", hits)
+    texts = {h.chunk.id: h.chunk.text for h in hits}
+    assert answer.citations
+    for c in answer.citations:
+        assert texts[c.chunk_id][c.start : c.end] == c.quote
+        assert c.quote and not c.quote[0].isspace() and not c.quote[-1].isspace()
+        assert f"{c.quote}[{c.n}]" in answer.text
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+
+
+def test_answers_are_short(answerer):
+    long_text = "。".join(f"余杭第{i}项改革破解了难题" for i in range(30)) + "。"
+    answer = answerer.run("余杭破解了哪些难题？", [hit(long_text), hit(long_text, rank=2, case="钱塘")])
+    assert 1 <= len(answer.citations) <= 3
+
+
+def test_which_cases_question_quotes_several_cases(answerer):
+    hits = [
+        hit("紫金港科技城朝着新质生产力加速奔跑。", rank=1, case="紫金港"),
+        hit("仓前街道探索如何加快形成同新质生产力更相适应的生产关系。", rank=2, case="仓前"),
+    ]
+    answer = answerer.run("哪些案例讨论了发展新质生产力？", hits)
+    assert {c.case_id for c in answer.citations} == {"c-紫金港", "c-仓前"}
+
+
+def test_low_support_is_not_found(answerer):
+    answer = answerer.run("怎么做红烧肉？", [hit(YUHANG, dense=0.70)])
+    assert not answer.found
+    assert answer.citations == []
+    assert answer.text.startswith("报告中没有找到")
+    assert "余杭：案例标题" in answer.text  # points at the closest passage
+
+
+def test_no_hits_is_not_found(answerer):
+    answer = answerer.run("余杭的“321”机制是什么？", [])
+    assert not answer.found and answer.text.startswith("报告中没有找到")
+
+
+def test_english_questions_have_their_own_threshold(answerer):
+    assert is_latin("How many enterprises does Mengchuang serve?")
+    assert not is_latin("梦创社区服务多少家企业（enterprises）？")
+    hits = [hit(YUHANG, dense=0.70)]
+    assert answerer.run("What is the 321 mechanism of Yuhang?", hits).found
+    assert not answerer.run("余杭的321机制是什么？", hits).found
+
+
+def test_without_dense_scores_or_thresholds_any_passage_will_do():
+    assert ExtractiveAnswerer(min_support=THRESHOLDS).run("余杭的321机制？", [hit(YUHANG, dense=None)]).found
+    assert ExtractiveAnswerer(min_support=None).run("怎么做红烧肉？", [hit(YUHANG, dense=0.1)]).found
+    assert not ExtractiveAnswerer(min_support=None).run("怎么做红烧肉？", []).found
+
+
+def test_every_configured_embedder_has_both_thresholds():
+    for chinese, english in MIN_SUPPORT.values():
+        assert 0 < chinese < 1 and 0 < english < 1
+
+
+def test_sentence_spans_trim_paragraph_breaks():
+    text = "第一句。\n第二句！  第三句没有句号"
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["第一句。", "第二句！", "第三句没有句号"]
+    text = "浙江省社科院研究员 唐晓燕\n余杭的探索发挥了示范引领作用。"
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["浙江省社科院研究员 唐晓燕", "余杭的探索发挥了示范引领作用。"]
+
+
+def test_llm_marks_are_checked_against_the_passages():
+    assert cited_numbers("A[2]。B[1, 3]【2】") == [2, 1, 3]
+    assert keep_valid_marks("A[1][7]。B[2,9]", count=2) == "A[1]。B[2]"
+
+
+def test_llm_reply_becomes_citations_with_quotes(answerer):
+    llm = LLMAnswerer("http://127.0.0.1:9/v1", "m", answerer)
+    hits = [hit(YUHANG), hit(QIANTANG, rank=2, case="钱塘")]
+    answer = llm.parse("50个部门和12个镇街参与，破解126个难题[1]。钱塘推出281项增值服务[2][5]。", "问题", hits)
+    assert answer.found and answer.mode == "llm"
+    assert "[5]" not in answer.text
+    assert [c.n for c in answer.citations] == [1, 2]
+    assert "126个难题" in answer.citations[0].quote
+    assert "281项" in answer.citations[1].quote
+    for c, h in zip(answer.citations, hits):
+        assert h.chunk.text[c.start : c.end] == c.quote
+
+
+def test_llm_reply_without_citations_falls_back(answerer):
+    llm = LLMAnswerer("http://127.0.0.1:9/v1", "m", answerer)
+    answer = llm.parse("余杭很好。", "余杭“321”机制破解了多少难题？", [hit(YUHANG)])
+    assert answer.mode == "extractive" and answer.note and "没有引用" in answer.note
+    assert answer.citations
+
+
+def test_llm_not_found_reply(answerer):
+    llm = LLMAnswerer("http://127.0.0.1:9/v1", "m", answerer)
+    answer = llm.parse("报告中没有找到相关内容。", "西湖大学的科研经费有多少？", [hit(YUHANG)])
+    assert not answer.found and answer.citations == []
+
+
+def test_unreachable_llm_falls_back_to_the_extractive_answer(answerer):
+    llm = LLMAnswerer("http://127.0.0.1:9/v1", "m", answerer, timeout=2)
+    answer = llm.run("余杭“321”机制破解了多少难题？", [hit(YUHANG)])
+    assert answer.found and answer.mode == "extractive"
+    assert answer.note and "大模型调用失败" in answer.note
+
+
+def test_llm_request_carries_numbered_passages(answerer, monkeypatch):
+    sent = {}
+
+    def fake_post(url, **kwargs):
+        sent.update(url=url, **kwargs)
+        return httpx.Response(200, json={"choices": [{"message": {"content": "破解126个难题[1]。"}}]}, request=httpx.Request("POST", url))
+
+    monkeypatch.setattr(httpx, "post", fake_post)
+    llm = LLMAnswerer("http://llm.example/v1/", "qwen", answerer, api_key="k")
+    answer = llm.run("余杭破解了多少难题？", [hit(YUHANG)])
+    assert sent["url"] == "http://llm.example/v1/chat/completions"
+    assert sent["headers"] == {"Authorization": "Bearer k"}
+    assert sent["json"]["model"] == "qwen"
+    assert "[1]《余杭：案例标题》第29版" in sent["json"]["messages"][1]["content"]
+    assert answer.found and answer.mode == "llm" and answer.citations[0].n == 1
+
+
+def test_passage_of_fragments_is_quoted_whole(answerer):
+    answer = answerer.run("余杭呢？", [hit("余杭。好。")])
+    assert answer.found and answer.citations[0].quote == "余杭。好。"

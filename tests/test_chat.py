@@ -1,0 +1,76 @@
+"""Follow-up questions resolved against the conversation, and the chat reply's sources."""
+from __future__ import annotations
+
+import pytest
+
+from service.answer import Answer, Citation
+from service.chat import format_reply, resolve, standalone_question, subject
+
+U, A = "user", "assistant"
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "expected"),
+    [
+        ("余杭的“321”机制中“2”指什么？", "那钱塘呢？", "钱塘的“321”机制中“2”指什么？"),
+        ("余杭是哪一年在永安村试点“田长制”的？", "钱塘呢", "钱塘是哪一年在永安村试点“田长制”的？"),
+        ("钱塘区企业综合服务中心推出了多少项增值服务？", "那滨江呢？", "滨江企业综合服务中心推出了多少项增值服务？"),
+        ("梦创社区服务多少家企业？", "那江洲村呢？", "江洲村服务多少家企业？"),
+        ("紫金港科技城的规划面积有多少平方公里？", "那么高新区(滨江)呢", "高新区(滨江)的规划面积有多少平方公里？"),
+        ("余杭案例的专家点评是谁写的？", "它的作者是哪个单位的？", "余杭案例的作者是哪个单位的？"),
+        ("How many enterprises does the community in Cangqian serve?", "What about Binjiang?",
+         "How many enterprises does the community in Binjiang serve?"),
+        ("What does Yuhang's 321 mechanism do?", "who wrote its commentary?", "who wrote Yuhang's commentary?"),
+    ],
+)
+def test_follow_ups_replace_the_subject(previous, follow_up, expected):
+    assert resolve(follow_up, previous) == expected
+
+
+def test_a_full_question_is_kept():
+    assert resolve("钱塘产教联合体联合了多少家机构？", "余杭的“321”机制是什么？") == "钱塘产教联合体联合了多少家机构？"
+    assert resolve("那个专为园区公司和人才办事的新型社区，一共把多少项业务放到了身边？", "余杭的321机制是什么？").startswith("那个专为")
+
+
+def test_asking_for_more_keeps_the_subject():
+    assert resolve("具体呢？", "余杭的321机制是什么？") == "余杭的321机制是什么？ 具体"
+
+
+def test_follow_up_without_a_subject_in_the_previous_question_adds_the_new_name():
+    assert resolve("那共同富裕呢？", "哪些案例讨论了发展新质生产力？") == "共同富裕 哪些案例讨论了发展新质生产力？"
+
+
+def test_subject_is_read_from_the_shape_of_the_question():
+    assert subject("仓前街道全区首个实体型科创社区是哪天成立的？") == "仓前街道"
+    assert subject("杭州“深化改革、强基固本”主题年包含多少项重点工作？") == "杭州"
+    assert subject("哪个村的公司最多？") is None
+
+
+def test_follow_ups_chain_through_the_conversation():
+    turns = [
+        ("system", "你是助手"),
+        (U, "余杭的专家点评是谁写的？"),
+        (A, "……[1]"),
+        (U, "那钱塘呢？"),
+        (A, "……[1]"),
+        (U, "滨江呢？"),
+    ]
+    assert standalone_question(turns) == "滨江的专家点评是谁写的？"
+
+
+def test_only_user_turns_count():
+    assert standalone_question([(A, "余杭的321机制是什么？"), (U, "那钱塘呢？")]) == "那钱塘呢？"
+
+
+def test_no_user_turn_is_an_error():
+    with pytest.raises(ValueError):
+        standalone_question([("system", "hi"), (A, "hello"), (U, "   ")])
+
+
+def test_reply_lists_its_sources_with_case_and_page():
+    citation = Citation(1, "abc", "c1", "余杭：为民办事有“一套”", 29, "导语", "000.txt", "截至目前。", 0, 5)
+    reply = format_reply(Answer("截至目前。[1]", found=True, citations=[citation], note="大模型调用失败（ConnectError），以下为摘录式回答。"))
+    assert reply.startswith("截至目前。[1]")
+    assert "大模型调用失败" in reply
+    assert reply.endswith("来源：\n[1] 《余杭：为民办事有“一套”》第29版 · 导语")
+    assert format_reply(Answer("报告中没有找到……", found=False)) == "报告中没有找到……"

@@ -1,0 +1,130 @@
+"""End to end: `touyan serve` as a subprocess on a free port, driven by the official openai client.
+
+The server starts with no configuration but a fresh index folder, so it builds the index
+on first start; the test waits for /health, then chats (plain, streaming, follow-up).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import OpenAI
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 300  # the first start builds the index
+QUESTION = "梦创社区服务多少家企业？"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def touyan_command() -> list[str]:
+    script = Path(sys.executable).with_name("touyan")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "touyan.cli"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The base URL of a running `touyan serve`, and its log file."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    log_path = tmp / "serve.log"
+    env = {**os.environ, "TOUYAN_INDEX_DIR": str(tmp / "index")}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*touyan_command(), "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"touyan serve exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"touyan serve did not answer /health within {START_TIMEOUT}s:\n{log_path.read_text()}")
+            time.sleep(0.5)
+        yield url, log_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def client(server) -> OpenAI:
+    url, _ = server
+    return OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=60)
+
+
+def test_first_start_builds_the_index_with_progress_in_the_log(server):
+    url, log_path = server
+    log = log_path.read_text()
+    assert "embedding passages" in log and "index built" in log
+    health = httpx.get(f"{url}/health").json()
+    assert health["status"] == "ok" and health["cases"] > 0 and health["chunks"] > 0
+
+
+def test_models(client):
+    assert [m.id for m in client.models.list()] == ["touyan"]
+
+
+def test_chat(client):
+    completion = client.chat.completions.create(model="touyan", messages=[{"role": "user", "content": QUESTION}])
+    content = completion.choices[0].message.content
+    assert completion.choices[0].finish_reason == "stop"
+    assert "[1]" in content and "6000余家企业" in content
+    assert "来源：" in content and "第33版" in content.split("来源：")[1]
+    citations = completion.model_extra["citations"]
+    assert citations and {"n", "chunk_id", "case", "page", "section", "quote"} <= citations[0].keys()
+
+
+def test_chat_streaming(client):
+    plain = client.chat.completions.create(model="touyan", messages=[{"role": "user", "content": QUESTION}])
+    stream = client.chat.completions.create(model="touyan", messages=[{"role": "user", "content": QUESTION}], stream=True)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert text == plain.choices[0].message.content
+    assert "[1]" in text and "来源：" in text
+
+
+def test_chat_follow_up(client):
+    first = client.chat.completions.create(model="touyan", messages=[{"role": "user", "content": QUESTION}])
+    messages = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "那江洲村呢？"},
+    ]
+    completion = client.chat.completions.create(model="touyan", messages=messages)
+    assert completion.model_extra["touyan"]["question"] == "江洲村服务多少家企业？"
+    sources = completion.choices[0].message.content.split("来源：")[1]
+    assert "《江洲村" in sources
+
+
+def test_bad_request_is_a_4xx_and_the_server_keeps_serving(server, client):
+    url, _ = server
+    response = httpx.post(f"{url}/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "JSON" in response.json()["detail"]
+    assert httpx.post(f"{url}/search", content=b"x" * 70_000).status_code == 413
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
