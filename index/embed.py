@@ -155,7 +155,9 @@ USE_WEIGHT = 0.15
 
 def load_embedder(spec: str, threads: int = 2) -> Embedder:
     if spec == "e5+use":
-        return EnsembleEmbedder([E5Embedder(threads), USEEmbedder(threads)], [1.0, USE_WEIGHT])
+        # USE on one BLAS thread: its idle threads otherwise spin against e5's OpenMP threads on
+        # two cores (hybrid search p50 24 → 12 ms, eval/bench_search.py); it needs ~1 ms a query.
+        return EnsembleEmbedder([E5Embedder(threads), USEEmbedder(1)], [1.0, USE_WEIGHT])
     if spec == "e5":
         return E5Embedder(threads)
     if spec == "use":

@@ -3,9 +3,9 @@
 A follow-up names only what changes (“那钱塘呢？”, “what about Binjiang?”) or points back
 with a pronoun (“它的专家点评是谁写的？”). It is resolved against the previous user turn
 (itself resolved first): the new name replaces the previous question's subject, or the
-pronoun is replaced by it. The subject is found from the shape of the question — the
-phrase before a leading 的, else the first proper noun jieba tags — never from a list of
-known places.
+pronoun is replaced by it. The subject is found from the shape of the question — a
+leading noun phrase before 的, a leading place name (…区, …村, …街道, …社区), else the
+first proper noun jieba tags — never from a list of known places.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ FOLLOW_UP_EN = re.compile(r"^(?:and\s+|so\s+|then\s+)?(?:what|how)\s+about\s+(?P
 # Follow-ups that ask for more on the same subject rather than name a new one.
 ELABORATION = frozenset("具体 详细 详细点 还有 其他 另外 此外 更多 细节 原因 结果 效果 然后 后来 接下来".split())
 PRONOUN_ZH = re.compile(r"它们|它|该案例|这个案例|这一案例|该地|这里|那里|该区|这个区")
-PRONOUN_EN = re.compile(r"\b(?:it|they|them)\b|\b(?:its|their)\b", re.IGNORECASE)
+PRONOUN_EN = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)
 PROPER_NOUN = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg"})
 NAME_SUFFIX = frozenset("区 县 市 镇 乡 村 街道 社区 新区 园区 科技城".split())
 LEADING_NAME_WORDS = 4
