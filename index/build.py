@@ -29,13 +29,17 @@ HNSW_MIN_CHUNKS = 50_000
 EmbedProgress = Callable[[int, int], None]
 
 
-def keyword_text(chunk: Chunk) -> str:
-    """What BM25 sees: the passage under its case and section titles.
+# How users name each section kind ("X的专家点评是谁写的？"), so BM25 can match the kind.
+KIND_LABELS = {"commentary": "专家点评", "preface": "序言", "contents": "报告目录", "body": ""}
 
-    The titles carry the place and topic that a passage's own sentences often leave out;
+
+def keyword_text(chunk: Chunk) -> str:
+    """What BM25 sees: the passage under its case title, section kind and section title.
+
+    These carry the place and topic that a passage's own sentences often leave out;
     the embedder sees the bare passage, which measured better for it.
     """
-    return f"{chunk.case_title}｜{chunk.section}\n{chunk.text}"
+    return f"{chunk.case_title}｜{KIND_LABELS[chunk.section_kind]}｜{chunk.section}\n{chunk.text}"
 
 
 class EmbeddingCache:

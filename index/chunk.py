@@ -9,7 +9,7 @@ from index.models import Case, Chunk, Paragraph, Section, Span
 from index.text import split_sentences
 
 # Bump when chunk boundaries or chunk text change, so old indexes are rebuilt.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 
 @dataclass(frozen=True)
