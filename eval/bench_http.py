@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,13 +25,12 @@ import httpx
 import numpy as np
 
 from eval.run import load_questions
+from eval.serve_process import ServeProcess
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_REQUESTS = 2000
-START_TIMEOUT = 300
 WARMUP = 5
 TARGETS_MS = {("search", 1): 25.0, ("ask", 1): 40.0}
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def body(endpoint: str, question: str) -> dict:
@@ -113,45 +108,6 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def started_server() -> Iterator[str]:
-    """`touyan serve` on a free port for the duration; its log goes to a temporary file."""
-    port = free_port()
-    script = Path(sys.executable).with_name("touyan")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "touyan.cli"]
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([*command, "serve", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"touyan serve exited with {proc.returncode}:\n{log.read().decode(errors='replace')}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"touyan serve did not start within {START_TIMEOUT}s")
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server on this machine (default: start one)")
@@ -168,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--url must point at this machine (127.0.0.1, localhost or ::1)")
 
     questions = [q.question for q in load_questions()]
-    with nullcontext(args.url.rstrip("/")) if args.url else started_server() as url:
+    with ExitStack() as stack:
+        url = args.url.rstrip("/") if args.url else stack.enter_context(ServeProcess()).url
         health = httpx.get(f"{url}/health", timeout=10).json()
         rows = [run(url, endpoint, questions, args.requests, c) for endpoint in ("search", "ask") for c in levels]
     print(f"server {url}: {health.get('chunks')} passages, embedder {health.get('embedder')}")

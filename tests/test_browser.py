@@ -16,15 +16,11 @@ import json
 import os
 import shlex
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from eval.serve_process import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -34,7 +30,6 @@ LAUNCH_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-START_TIMEOUT = 300     # the first start builds the index
 ANSWER_TIMEOUT = 120_000  # ms
 
 if not CHROMIUM.exists() and not IN_CI:
@@ -49,77 +44,15 @@ FOLLOW_UP = "那江洲村呢？"
 
 # ---------------------------------------------------------------------------- the server
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve_command() -> list[str]:
-    # TOUYAN_BROWSER_SERVE_CMD runs something else in place of `touyan serve` (it gets `--port N`).
-    if os.environ.get("TOUYAN_BROWSER_SERVE_CMD"):
-        return shlex.split(os.environ["TOUYAN_BROWSER_SERVE_CMD"])
-    for exe in (Path(sys.executable).with_name("touyan"), ROOT / ".venv" / "bin" / "touyan"):
-        if exe.exists():
-            return [str(exe), "serve"]
-    found = shutil.which("touyan")
-    assert found, "the `touyan` command is not installed (make setup)"
-    return [found, "serve"]
-
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-class Server:
-    """One `touyan serve` subprocess on a free loopback port."""
-
-    def __init__(self, index_dir: Path, log_path: Path):
-        self.index_dir = index_dir
-        self.log_path = log_path
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = START_TIMEOUT) -> "Server":
-        env = dict(os.environ, TOUYAN_INDEX_DIR=str(self.index_dir))
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            _serve_command() + ["--port", str(self.port)], cwd=ROOT, env=env,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"`touyan serve` exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with _NO_PROXY.open(self.url + "/health", timeout=5) as res:
-                    if res.status == 200 and json.load(res).get("status") == "ok":
-                        return self
-            except OSError:
-                pass
-            time.sleep(1)
-        self.stop()
-        pytest.fail(f"`touyan serve` did not answer /health within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if getattr(self, "_log", None):
-            self._log.close()
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return "(no log)"
+def start_server(index_dir: Path, log_path: Path) -> ServeProcess:
+    """`touyan serve` on ``index_dir`` (or TOUYAN_BROWSER_SERVE_CMD, which gets ``--port N``)."""
+    custom = os.environ.get("TOUYAN_BROWSER_SERVE_CMD")
+    server = ServeProcess(env={"TOUYAN_INDEX_DIR": str(index_dir)}, log_path=log_path,
+                          command=shlex.split(custom) if custom else None)
+    try:
+        return server.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +63,7 @@ def index_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(index_dir, tmp_path_factory, request):
     log = tmp_path_factory.mktemp("browser-server") / "serve.log"
-    srv = Server(index_dir, log).start()
+    srv = start_server(index_dir, log)
     failed_before = request.session.testsfailed
     yield srv
     srv.stop()
@@ -194,7 +127,7 @@ def phone(browser, request):
 
 # ---------------------------------------------------------------------------- helpers
 
-def open_page(page: Page, server: Server) -> None:
+def open_page(page: Page, server: ServeProcess) -> None:
     page.goto(server.url + "/")
     expect(page).to_have_title("头雁 · 杭州精品改革案例问答")
     expect(page.locator("#status")).to_contain_text("案例")   # /health answered: 已收录 N 个案例
@@ -246,7 +179,7 @@ def no_horizontal_overflow(page: Page, what: str) -> None:
 
 # ---------------------------------------------------------------------------- the tests
 
-def test_ask_cite_and_follow_up(page: Page, server: Server):
+def test_ask_cite_and_follow_up(page: Page, server: ServeProcess):
     chat_calls = []
     page.on("request", lambda r: chat_calls.append(r) if r.url.endswith("/v1/chat/completions") else None)
     open_page(page, server)
@@ -302,7 +235,7 @@ def test_ask_cite_and_follow_up(page: Page, server: Server):
     assert not page.errors, page.errors
 
 
-def test_follow_up_answers_about_the_new_subject(page: Page, server: Server):
+def test_follow_up_answers_about_the_new_subject(page: Page, server: ServeProcess):
     open_page(page, server)
     ask(page, QUESTION)
     second = ask(page, FOLLOW_UP)
@@ -310,7 +243,7 @@ def test_follow_up_answers_about_the_new_subject(page: Page, server: Server):
     assert cited_cases and all("江洲村" in c for c in cited_cases), cited_cases
 
 
-def test_case_browser(page: Page, server: Server):
+def test_case_browser(page: Page, server: ServeProcess):
     open_page(page, server)
     page.click("#tab-cases")
     expect(page.locator("#panel-cases")).to_be_visible()
@@ -335,7 +268,7 @@ def test_case_browser(page: Page, server: Server):
     assert not page.errors, page.errors
 
 
-def test_empty_question_shows_a_message(page: Page, server: Server):
+def test_empty_question_shows_a_message(page: Page, server: ServeProcess):
     open_page(page, server)
     page.click("#send")
     expect(page.locator("#form-error")).to_contain_text("请输入问题")
@@ -348,7 +281,7 @@ def test_empty_question_shows_a_message(page: Page, server: Server):
     expect(page.locator("#form-error")).to_be_empty()
 
 
-def test_phone_layout(phone: Page, server: Server):
+def test_phone_layout(phone: Page, server: ServeProcess):
     open_page(phone, server)
     no_horizontal_overflow(phone, "start")
     answer = ask(phone, QUESTION)
@@ -368,11 +301,11 @@ def test_phone_layout(phone: Page, server: Server):
     assert not phone.errors, phone.errors
 
 
-def test_server_down_shows_a_clear_message(page: Page, server: Server, index_dir, tmp_path):
+def test_server_down_shows_a_clear_message(page: Page, server: ServeProcess, index_dir, tmp_path):
     # A second server on a copy of the built index, stopped once the page is loaded.
     own_index = tmp_path / "index"
     shutil.copytree(index_dir, own_index)
-    down = Server(own_index, tmp_path / "serve.log").start()
+    down = start_server(own_index, tmp_path / "serve.log")
     try:
         open_page(page, down)
     finally:

@@ -5,70 +5,27 @@ on first start; the test waits for /health, then chats (plain, streaming, follow
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 from openai import OpenAI
 
-ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 300  # the first start builds the index
+from eval.serve_process import ServeProcess
+
 QUESTION = "梦创社区服务多少家企业？"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def touyan_command() -> list[str]:
-    script = Path(sys.executable).with_name("touyan")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "touyan.cli"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The base URL of a running `touyan serve`, and its log file."""
     tmp = tmp_path_factory.mktemp("e2e")
-    port = free_port()
     log_path = tmp / "serve.log"
-    env = {**os.environ, "TOUYAN_INDEX_DIR": str(tmp / "index")}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [*touyan_command(), "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    proc = ServeProcess(env={"TOUYAN_INDEX_DIR": str(tmp / "index")}, log_path=log_path)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"touyan serve exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"touyan serve did not answer /health within {START_TIMEOUT}s:\n{log_path.read_text()}")
-            time.sleep(0.5)
-        yield url, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield proc.url, log_path
+    proc.stop()
 
 
 @pytest.fixture(scope="module")
