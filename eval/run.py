@@ -116,11 +116,12 @@ def run_eval(settings: Settings, embedders: list[str], retrievers: list[str], qu
         index_dir = settings.index_dir if spec == settings.embedder else settings.index_dir.with_name(f"{settings.index_dir.name}-{fold(spec)}")
         base = open_searcher(settings.with_overrides(embedder=spec, index_dir=index_dir), progress)
         for retriever in retrievers:
-            fusions = FUSIONS if retriever == "hybrid" else (None,)
-            for fusion in fusions:
-                searcher = Searcher(base.stored, base.embedder, base.cases, retriever, fusion or "rrf") if fusion else base
-                name = f"{retriever}-{fusion}" if fusion else retriever
-                rows.append({"embedder": spec, "retriever": name, **evaluate(searcher, questions, retriever)})
+            if retriever != "hybrid":
+                rows.append({"embedder": spec, "retriever": retriever, **evaluate(base, questions, retriever)})
+                continue
+            for fusion in FUSIONS:
+                searcher = Searcher(base.stored, base.embedder, base.cases, retriever, fusion)
+                rows.append({"embedder": spec, "retriever": f"hybrid-{fusion}", **evaluate(searcher, questions, retriever)})
     return rows
 
 

@@ -15,6 +15,12 @@ SPECS = '"e5+use", "e5", "use" or "st:<model folder or installed package shippin
 Progress = Callable[[int], None]
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (all-zero rows stay zero), as float32 C-contiguous."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x / np.maximum(norms, np.finfo(np.float32).tiny), dtype=np.float32)
+
+
 class Embedder(Protocol):
     name: str
     dim: int
@@ -46,8 +52,7 @@ class _BatchedEmbedder:
             out[start : start + len(batch)] = raw(batch)
             if progress is not None:
                 progress(len(batch))
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, np.finfo(np.float32).tiny)
+        return unit_rows(out)
 
     def _raw_queries(self, texts: list[str]) -> np.ndarray:
         return self._raw_passages(texts)
@@ -145,8 +150,7 @@ class EnsembleEmbedder:
         return self._join(parts)
 
     def _join(self, parts: list[np.ndarray]) -> np.ndarray:
-        out = np.hstack([p * s for p, s in zip(parts, self.scales)])
-        return np.ascontiguousarray(out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.finfo(np.float32).tiny), dtype=np.float32)
+        return unit_rows(np.hstack([p * s for p, s in zip(parts, self.scales)]))
 
 
 # Weight of USE beside e5 in the default ensemble: best of 0.1–0.3 on eval/questions.jsonl.

@@ -18,7 +18,11 @@ def _print_json(data) -> None:
 def _load_corpus(settings: Settings):
     from index.corpus import load_corpus
 
-    corpus = load_corpus(settings.corpus_dir)
+    return _warn_skipped(settings, load_corpus(settings.corpus_dir))
+
+
+def _warn_skipped(settings: Settings, corpus):
+    """Name each corpus file that could not be read; the rest was used."""
     for err in corpus.errors:
         print(f"warning: skipped {settings.corpus_dir / err.source}: {err.reason}", file=sys.stderr)
     return corpus
@@ -79,8 +83,7 @@ def cmd_index(settings: Settings, args) -> int:
 
     embedder = load_embedder(settings.embedder, settings.threads)
     stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, _progress_bar(), args.force)
-    for err in corpus.errors:
-        print(f"warning: skipped {settings.corpus_dir / err.source}: {err.reason}", file=sys.stderr)
+    _warn_skipped(settings, corpus)
     m = stored.manifest
     state = f"built ({reason})" if reason else "up to date"
     print(f"index {state}: {m.chunks} passages from {len(corpus.cases)} cases, {m.embedder} ({m.dim}-d, {m.faiss_index}), in {settings.index_dir}")
