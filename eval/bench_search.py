@@ -1,9 +1,9 @@
 """In-process benchmark: query latency per retriever, indexing overhead, peak memory, flat vs HNSW.
 
-    python -m eval.bench_search [--embedder e5+use] [--rounds 3] [--scale 10000,50000,100000] [--json out.json]
+    python -m eval.bench_search [--embedder SPEC] [--sparse e5|none] [--rounds 3] [--scale 10000,50000,100000] [--json out.json]
 
 Targets on the 2-core machine: hybrid p50 ≤ 15 ms; indexing time beyond the bare
-embedder's ≤ 10 %.
+encoders' (dense and sparse) ≤ 10 %.
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from eval.run import load_questions
 from index.build import Indexer, make_faiss
 from index.corpus import load_corpus
 from index.chunk import SectionChunker
-from index.embed import load_embedder
+from index.embed import Embedder
+from index.sparse import SparseEncoder
 from service.search import RETRIEVERS, Searcher
 from touyan.settings import Settings
 
@@ -34,6 +35,8 @@ def percentile(values: list[float], p: float) -> float:
 def bench_queries(searcher: Searcher, questions: list[str], rounds: int) -> dict:
     out = {}
     for retriever in RETRIEVERS:
+        if retriever == "sparse" and searcher.sparse is None:
+            continue
         searcher.search(questions[0], 5, retriever=retriever)  # warm up
         times = []
         for _ in range(rounds):
@@ -45,16 +48,18 @@ def bench_queries(searcher: Searcher, questions: list[str], rounds: int) -> dict
     return out
 
 
-def bench_indexing(settings: Settings, embedder) -> dict:
-    """Full index build (parse, chunk, embed, BM25, FAISS, save) against embedding alone."""
+def bench_indexing(settings: Settings, embedder: Embedder, sparse: SparseEncoder | None) -> dict:
+    """Full index build (parse, chunk, encode, BM25, FAISS, save) against encoding alone."""
     corpus = load_corpus(settings.corpus_dir)
     texts = [c.text for c in SectionChunker(settings.chunk_chars).run(corpus.cases)]
     start = time.perf_counter()
     embedder.encode_passages(texts)
+    if sparse is not None:
+        sparse.encode_passages(texts)
     bare = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        Indexer(embedder, settings.chunk_chars).run(load_corpus(settings.corpus_dir), Path(tmp))
+        Indexer(embedder, sparse, settings.chunk_chars).run(load_corpus(settings.corpus_dir), Path(tmp))
         full = time.perf_counter() - start
     return {
         "passages": len(texts),
@@ -101,12 +106,13 @@ def bench_scale(sizes: list[int], dim: int, queries: int = 200) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", help="embedder spec (default from settings)")
+    parser.add_argument("--sparse", choices=["e5", "none"], help="sparse encoder (default from settings)")
     parser.add_argument("--index-dir", type=Path, help="index folder (default from settings)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the question set per retriever")
     parser.add_argument("--scale", default="10000,50000,100000", help="vector counts for flat vs HNSW ('' to skip)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
-    settings = Settings().with_overrides(embedder=args.embedder, index_dir=args.index_dir)
+    settings = Settings().with_overrides(embedder=args.embedder, sparse=args.sparse, index_dir=args.index_dir)
 
     from service.search import open_searcher
 
@@ -114,18 +120,19 @@ def main(argv: list[str] | None = None) -> None:
     questions = [q.question for q in load_questions()]
     result = {
         "embedder": searcher.embedder_name,
+        "sparse": searcher.sparse.name if searcher.sparse else None,
         "queries": bench_queries(searcher, questions, args.rounds),
-        "indexing": bench_indexing(settings, load_embedder(settings.embedder, settings.threads)),
+        "indexing": bench_indexing(settings, searcher.embedder, searcher.sparse),
         "scale": bench_scale([int(n) for n in args.scale.split(",") if n], searcher.stored.manifest.dim),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    print(f"embedder: {result['embedder']}")
+    print(f"embedder: {result['embedder']}, sparse: {result['sparse'] or 'none'}")
     print(f"{'retriever':<8} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
     for name, r in result["queries"].items():
         print(f"{name:<8} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['n']:>8}")
     i = result["indexing"]
     print(
-        f"indexing {i['passages']} passages: bare embedder {i['bare_embed_s']} s ({i['bare_passages_per_s']}/s), "
+        f"indexing {i['passages']} passages: bare encoders {i['bare_embed_s']} s ({i['bare_passages_per_s']}/s), "
         f"full build {i['full_build_s']} s ({i['build_passages_per_s']}/s), overhead {i['overhead_pct']} %"
     )
     for row in result["scale"]:

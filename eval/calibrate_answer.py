@@ -1,7 +1,7 @@
 """Calibrate when the extractive answerer says “报告中没有找到…” (found = false).
 
 Every question of eval/questions.jsonl is searched as the API does; the support of its
-hits (the best dense cosine, ``ExtractiveAnswerer.support``) is compared between the
+hits (the best sparse cosine, or dense without a sparse index: ``ExtractiveAnswerer.support``) is compared between the
 "unanswerable" questions and the rest, separately for Chinese and English questions
 (cross-lingual cosines run lower). For each group the threshold is the one rejecting the
 most unanswerable questions while wrongly rejecting at most ``--budget`` of the
@@ -9,9 +9,9 @@ answerable ones, placed midway between the neighbouring scores. The run also rep
 with the thresholds now in service/answer.py, how often an answered question quotes
 its gold evidence, and checks a few off-topic control questions (not used for fitting).
 
-    .venv/bin/python -m eval.calibrate_answer [--index-dir DIR] [--embedder SPEC] [--budget 0.02] [--json out.json]
+    .venv/bin/python -m eval.calibrate_answer [--index-dir DIR] [--embedder SPEC] [--sparse e5|none] [--budget 0.02] [--json out.json]
 
-Copy the printed thresholds into ``MIN_SUPPORT`` in service/answer.py.
+Copy the printed thresholds into ``MIN_SUPPORT`` in service/answer.py, under the printed key.
 """
 from __future__ import annotations
 
@@ -118,17 +118,18 @@ def current(rows: list[Row]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, help="index folder (env TOUYAN_INDEX_DIR)")
-    parser.add_argument("--embedder", help="embedder spec (env TOUYAN_EMBEDDER); thresholds are per embedder")
+    parser.add_argument("--embedder", help="embedder spec (env TOUYAN_EMBEDDER); dense thresholds are per embedder")
+    parser.add_argument("--sparse", choices=["e5", "none"], help="sparse encoder (env TOUYAN_SPARSE); with one, support is judged by it")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--budget", type=float, default=0.02, help="share of answerable questions that may be rejected (default 0.02)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
-    settings = Settings().with_overrides(index_dir=args.index_dir, embedder=args.embedder)
+    settings = Settings().with_overrides(index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
     searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
-    answerer = ExtractiveAnswerer.for_embedder(settings.embedder)
+    answerer = ExtractiveAnswerer.for_settings(settings)
     rows = measure(searcher, answerer, settings.top_k, load_questions(args.questions))
     report = {
-        "embedder": settings.embedder,
+        "key": f"{answerer.signal}:{settings.sparse if answerer.signal == 'sparse' else settings.embedder}",
         "support_by_category": summary(rows),
         "chinese": best_threshold([r for r in rows if not r.latin], args.budget),
         "english": best_threshold([r for r in rows if r.latin], args.budget),

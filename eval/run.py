@@ -110,17 +110,21 @@ def evaluate(searcher: Searcher, questions: list[Question], retriever: str) -> d
 
 
 def run_eval(settings: Settings, embedders: list[str], retrievers: list[str], questions: list[Question], progress=None) -> list[dict]:
-    """One row per embedder × retriever (hybrid once per fusion method)."""
+    """One row per embedder × retriever (hybrid once per fusion method), each embedder in its own index folder."""
     rows = []
     for spec in embedders:
-        index_dir = settings.index_dir if spec == settings.embedder else settings.index_dir.with_name(f"{settings.index_dir.name}-{fold(spec)}")
+        index_dir = settings.index_dir
+        if spec != settings.embedder:
+            index_dir = index_dir.with_name(f"{index_dir.name}-{fold(spec)}-{settings.sparse}")
         base = open_searcher(settings.with_overrides(embedder=spec, index_dir=index_dir), progress)
         for retriever in retrievers:
+            if retriever == "sparse" and base.sparse is None:
+                continue
             if retriever != "hybrid":
                 rows.append({"embedder": spec, "retriever": retriever, **evaluate(base, questions, retriever)})
                 continue
             for fusion in FUSIONS:
-                searcher = Searcher(base.stored, base.embedder, base.cases, retriever, fusion)
+                searcher = Searcher(base.stored, base.embedder, base.cases, retriever, fusion, base.sparse)
                 rows.append({"embedder": spec, "retriever": f"hybrid-{fusion}", **evaluate(searcher, questions, retriever)})
     return rows
 

@@ -25,6 +25,10 @@ class BM25:
     def n_docs(self) -> int:
         return len(self._doc_lens)
 
+    @property
+    def terms(self) -> list[str]:
+        return self._terms
+
     def fit(self, docs: list[list[str]]) -> BM25:
         postings: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         for doc_id, doc in enumerate(docs):

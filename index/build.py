@@ -1,4 +1,4 @@
-"""Build or refresh the index: corpus → passages → embeddings (cached by text) → FAISS + BM25."""
+"""Build or refresh the index: corpus → passages → embeddings (cached by text) → FAISS + sparse + BM25."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +16,7 @@ from index.chunk import CHUNKER_VERSION, SectionChunker
 from index.corpus import Corpus, load_corpus
 from index.embed import Embedder
 from index.models import Chunk
+from index.sparse import SparseEncoder, SparseIndex, SparseVector
 from index.atomic import write_atomic
 from index.store import Manifest, StoredIndex, load_index, read_manifest, save_index
 from index.tokenize import Tokenizer, user_words_from
@@ -43,7 +44,10 @@ def keyword_text(chunk: Chunk) -> str:
 
 
 class EmbeddingCache:
-    """Passage vectors keyed by embedder and text: a refresh embeds only new or changed passages."""
+    """Passage vectors keyed by encoder and text: a refresh embeds only new or changed passages.
+
+    Rows are float32 of one width per encoder (dense vectors, or ``SparseVector.to_row``).
+    """
 
     def __init__(self, path: Path):
         self.path = path
@@ -81,6 +85,7 @@ class Indexer:
     """Turns a parsed corpus into a stored index, embedding only what the cache lacks."""
 
     embedder: Embedder
+    sparse: SparseEncoder | None = None
     chunk_chars: int = 300
     hnsw_min_chunks: int = HNSW_MIN_CHUNKS
 
@@ -88,7 +93,16 @@ class Indexer:
         chunks = SectionChunker(self.chunk_chars).run(corpus.cases)
         if not chunks:
             raise ValueError("the corpus has no passages to index")
-        vectors = self._embed([c.text for c in chunks], index_dir, progress)
+        texts = [c.text for c in chunks]
+        encoders = {self.embedder.name: self.embedder.encode_passages}
+        if self.sparse is not None:
+            encode_sparse = self.sparse.encode_passages
+            encoders[self.sparse.name] = lambda batch, progress: np.stack([v.to_row() for v in encode_sparse(batch, progress)])
+        rows = self._embed(texts, index_dir, encoders, progress)
+        vectors = rows[self.embedder.name]
+        sparse = None
+        if self.sparse is not None:
+            sparse = SparseIndex.fit([SparseVector.from_row(r) for r in rows[self.sparse.name]])
         words = sorted(user_words_from(
             [c.title for c in corpus.cases]
             + [s.title for c in corpus.cases for s in c.sections]
@@ -99,6 +113,7 @@ class Indexer:
             manifest=Manifest(
                 embedder=self.embedder.name,
                 dim=self.embedder.dim,
+                sparse=self.sparse.name if self.sparse else None,
                 chunker_version=CHUNKER_VERSION,
                 chunk_chars=self.chunk_chars,
                 corpus_checksum=corpus.checksum,
@@ -109,39 +124,56 @@ class Indexer:
             chunks=chunks,
             vectors=vectors,
             faiss_index=make_faiss(vectors, self.hnsw_min_chunks),
+            sparse=sparse,
             bm25=BM25().fit([tokenizer.tokenize(keyword_text(c)) for c in chunks]),
             user_words=words,
         )
         save_index(index_dir, stored)
         return stored
 
-    def _embed(self, texts: list[str], index_dir: Path, progress: EmbedProgress | None) -> np.ndarray:
-        cache = EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(self.embedder.name.encode()).hexdigest()[:12]}.npz")
-        keys = [cache.key(self.embedder.name, t) for t in texts]
-        missing = [i for i, k in enumerate(keys) if k not in cache.vectors]
-        log.info("embedding %d of %d passages (%d cached) with %s", len(missing), len(texts), len(texts) - len(missing), self.embedder.name)
+    def _embed(
+        self,
+        texts: list[str],
+        index_dir: Path,
+        encoders: dict[str, Callable[[list[str], Callable[[int], None]], np.ndarray]],
+        progress: EmbedProgress | None,
+    ) -> dict[str, np.ndarray]:
+        """Each encoder's rows for ``texts``, encoding only what its cache lacks; one progress count for all."""
+        caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.npz") for name in encoders}
+        keys = {name: [cache.key(name, t) for t in texts] for name, cache in caches.items()}
+        missing = {name: [i for i, k in enumerate(keys[name]) if k not in caches[name].vectors] for name in encoders}
+        total = sum(len(m) for m in missing.values())
         done = 0
 
         def step(n: int) -> None:
             nonlocal done
             done += n
             if progress:
-                progress(done, len(missing))
+                progress(done, total)
 
-        if missing:
-            fresh = self.embedder.encode_passages([texts[i] for i in missing], progress=step)
-            for i, vec in zip(missing, fresh):
-                cache.vectors[keys[i]] = vec
-        cache.save(keys)
-        return np.ascontiguousarray(np.stack([cache.vectors[k] for k in keys]), dtype=np.float32)
+        rows = {}
+        for name, encode in encoders.items():
+            cache, todo = caches[name], missing[name]
+            log.info("encoding %d of %d passages (%d cached) with %s", len(todo), len(texts), len(texts) - len(todo), name)
+            if todo:
+                for i, row in zip(todo, encode([texts[i] for i in todo], step)):
+                    cache.vectors[keys[name][i]] = row
+            cache.save(keys[name])
+            rows[name] = np.ascontiguousarray(np.stack([cache.vectors[k] for k in keys[name]]), dtype=np.float32)
+        return rows
 
 
-def stale_reason(manifest: Manifest | None, corpus: Corpus, embedder: Embedder, chunk_chars: int) -> str | None:
-    """Why the stored index cannot serve this corpus and embedder, or None when it can."""
+def stale_reason(
+    manifest: Manifest | None, corpus: Corpus, embedder: Embedder, chunk_chars: int, sparse: SparseEncoder | None = None
+) -> str | None:
+    """Why the stored index cannot serve this corpus and these encoders, or None when it can."""
     if manifest is None:
         return "no index yet"
     if manifest.embedder != embedder.name or manifest.dim != embedder.dim:
         return f"index was built with embedder {manifest.embedder} ({manifest.dim}-d), not {embedder.name} ({embedder.dim}-d)"
+    wanted = sparse.name if sparse else None
+    if manifest.sparse != wanted:
+        return f"index was built with sparse encoder {manifest.sparse or 'none'}, not {wanted or 'none'}"
     if manifest.chunker_version != CHUNKER_VERSION or manifest.chunk_chars != chunk_chars:
         return f"index was built with chunker v{manifest.chunker_version}/{manifest.chunk_chars} chars, now v{CHUNKER_VERSION}/{chunk_chars}"
     if manifest.corpus_checksum != corpus.checksum:
@@ -156,11 +188,12 @@ def ensure_index(
     chunk_chars: int = 300,
     progress: EmbedProgress | None = None,
     force: bool = False,
+    sparse: SparseEncoder | None = None,
 ) -> tuple[StoredIndex, Corpus, str | None]:
     """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt."""
     corpus = load_corpus(corpus_dir)
-    reason = "rebuild requested" if force else stale_reason(read_manifest(index_dir), corpus, embedder, chunk_chars)
+    reason = "rebuild requested" if force else stale_reason(read_manifest(index_dir), corpus, embedder, chunk_chars, sparse)
     if reason is None:
         return load_index(index_dir), corpus, None
     log.info("building the index in %s: %s", index_dir, reason)
-    return Indexer(embedder, chunk_chars).run(corpus, index_dir, progress), corpus, reason
+    return Indexer(embedder, sparse, chunk_chars).run(corpus, index_dir, progress), corpus, reason

@@ -158,14 +158,14 @@ USE_WEIGHT = 0.15
 
 
 def load_embedder(spec: str, threads: int = 2) -> Embedder:
+    # USE always on one BLAS thread: it needs ~1 ms a query, and more threads spin against
+    # e5's OpenMP threads on two cores (hybrid search p50 24 → 12 ms, eval/bench_search.py).
     if spec == "e5+use":
-        # USE on one BLAS thread: its idle threads otherwise spin against e5's OpenMP threads on
-        # two cores (hybrid search p50 24 → 12 ms, eval/bench_search.py); it needs ~1 ms a query.
         return EnsembleEmbedder([E5Embedder(threads), USEEmbedder(1)], [1.0, USE_WEIGHT])
     if spec == "e5":
         return E5Embedder(threads)
     if spec == "use":
-        return USEEmbedder(threads)
+        return USEEmbedder(1)
     if spec.startswith("st:") and spec[3:]:
         return SentenceTransformerEmbedder(spec[3:], threads)
     raise ValueError(f"unknown embedder {spec!r}: expected {SPECS}")

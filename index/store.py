@@ -1,6 +1,6 @@
 """The index on disk: one folder per build, switched in atomically by a pointer file.
 
-``<index_dir>/builds/<id>/`` holds the manifest, passages, vectors, FAISS index and BM25;
+``<index_dir>/builds/<id>/`` holds the manifest, passages, vectors, FAISS index, sparse index and BM25;
 ``<index_dir>/CURRENT`` names the live build and is replaced with ``os.replace``. A crash
 mid-build leaves the previous build live and the half-written folder unreferenced.
 """
@@ -19,8 +19,9 @@ import numpy as np
 from index.atomic import write_atomic
 from index.bm25 import BM25
 from index.models import Chunk
+from index.sparse import SparseIndex
 
-FORMAT = 1
+FORMAT = 2
 CURRENT = "CURRENT"
 
 
@@ -28,6 +29,7 @@ CURRENT = "CURRENT"
 class Manifest:
     embedder: str
     dim: int
+    sparse: str | None
     chunker_version: str
     chunk_chars: int
     corpus_checksum: str
@@ -43,6 +45,7 @@ class StoredIndex:
     chunks: list[Chunk]
     vectors: np.ndarray
     faiss_index: faiss.Index
+    sparse: SparseIndex | None
     bm25: BM25
     user_words: list[str]
 
@@ -60,6 +63,8 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     (folder / "user_words.json").write_bytes(_json(stored.user_words))
     np.save(folder / "vectors.npy", stored.vectors)
     faiss.write_index(stored.faiss_index, str(folder / "vectors.faiss"))
+    if stored.sparse is not None:
+        stored.sparse.save(folder / "sparse.npz")
     stored.bm25.save(folder / "bm25.npz")
     (folder / "manifest.json").write_bytes(_json(asdict(stored.manifest)))
     write_atomic(index_dir / CURRENT, folder.name.encode())
@@ -91,6 +96,7 @@ def load_index(index_dir: Path) -> StoredIndex:
         chunks=[Chunk.from_dict(d) for d in json.loads((folder / "chunks.json").read_text())],
         vectors=np.load(folder / "vectors.npy"),
         faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
+        sparse=SparseIndex.load(folder / "sparse.npz") if manifest.sparse else None,
         bm25=BM25.load(folder / "bm25.npz"),
         user_words=json.loads((folder / "user_words.json").read_text()),
     )

@@ -2,10 +2,11 @@
 
 No language model is involved: a sentence is chosen for the question's words it holds
 (jieba tokens; longer words, and words few of the candidate sentences share, weigh
-more), within the best-ranked passages. Whether the report supports the question at all is decided by the dense
-similarity of the best passage, with thresholds calibrated per embedder by
-``eval/calibrate_answer.py`` (an uncalibrated embedder, or BM25-only retrieval, answers
-whenever a passage was retrieved).
+more), within the best-ranked passages. Whether the report supports the question at all is
+decided by the best passage's similarity, sparse (e5 latent terms) when the index has it,
+else dense, with thresholds calibrated per encoder by ``eval/calibrate_answer.py`` (an
+uncalibrated encoder, or retrieval without that signal, answers whenever a passage was
+retrieved).
 """
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ from typing import Protocol
 from index.text import split_sentences
 from index.tokenize import Tokenizer, normalize
 from service.search import Hit
+from touyan.settings import Settings
 
-# Calibrated on eval/questions.jsonl by eval/calibrate_answer.py, per embedder (each has its own
-# cosine scale): the best dense cosine below which a (Chinese, English) question gets “not found”.
+# Calibrated on eval/questions.jsonl by eval/calibrate_answer.py, per encoder (each has its own
+# cosine scale): the best cosine below which a (Chinese, English) question gets “not found”.
 # English questions get their own threshold because cross-lingual cosines run lower.
 MIN_SUPPORT: dict[str, tuple[float, float]] = {
-    "e5+use": (0.7586, 0.6452),
-    "e5": (0.8418, 0.7335),
-    "use": (0.0584, 0.0599),
+    "sparse:e5": (0.1871, 0.0928),
+    "dense:e5+use": (0.7586, 0.6452),
+    "dense:e5": (0.8418, 0.7335),
+    "dense:use": (0.0584, 0.0599),
 }
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -138,8 +141,10 @@ class ExtractiveAnswerer:
         keep_ratio: float = 0.75,
         same_ratio: float = 0.9,
         tokenizer: Tokenizer | None = None,
+        signal: str = "dense",
     ) -> None:
         self.min_support = min_support
+        self.signal = signal
         self.passages = passages
         self.max_sentences = max_sentences
         self.max_chars = max_chars
@@ -148,9 +153,10 @@ class ExtractiveAnswerer:
         self.tokenizer = tokenizer or Tokenizer()
 
     @classmethod
-    def for_embedder(cls, embedder: str) -> ExtractiveAnswerer:
-        """With the support thresholds calibrated for this embedder spec, if any."""
-        return cls(min_support=MIN_SUPPORT.get(embedder))
+    def for_settings(cls, settings: Settings) -> ExtractiveAnswerer:
+        """Judging support by the sparse scores when the index has them, else the dense ones."""
+        signal, spec = ("sparse", settings.sparse) if settings.sparse != "none" else ("dense", settings.embedder)
+        return cls(min_support=MIN_SUPPORT.get(f"{signal}:{spec}"), signal=signal)
 
     def run(self, question: str, hits: list[Hit]) -> Answer:
         support = self.support(hits)
@@ -178,11 +184,10 @@ class ExtractiveAnswerer:
     def terms(self, question: str) -> list[str]:
         return list(dict.fromkeys(self.tokenizer.tokenize(question)))
 
-    @staticmethod
-    def support(hits: list[Hit]) -> float | None:
-        """The best dense cosine among the hits, or None when retrieval gave no dense scores."""
-        dense = [h.dense for h in hits if h.dense is not None]
-        return max(dense) if dense else None
+    def support(self, hits: list[Hit]) -> float | None:
+        """The best cosine of the support signal among the hits, or None when retrieval gave none."""
+        scores = [getattr(h, self.signal) for h in hits if getattr(h, self.signal) is not None]
+        return max(scores) if scores else None
 
     def supported(self, question: str, hits: list[Hit]) -> bool:
         """Whether the best passage is close enough to the question; any passage will do when uncalibrated."""

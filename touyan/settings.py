@@ -11,7 +11,8 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path(".touyan/index")
-    embedder: str = "e5+use"
+    embedder: str = "use"
+    sparse: str = "e5"
     threads: int = 2
     chunk_chars: int = 300
 

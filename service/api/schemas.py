@@ -52,6 +52,7 @@ class HealthResponse(BaseModel):
     cases: int
     chunks: int
     embedder: str
+    sparse: str | None
     answerer: str
 
 
@@ -157,7 +158,7 @@ class AskResponse(BaseModel):
     found: bool
     citations: list[CitationOut]
     results: list[SearchResult]
-    support: float | None = Field(description="best dense cosine of the passages; `found` compares it with a calibrated threshold")
+    support: float | None = Field(description="best cosine of the passages (sparse, or dense without a sparse index); `found` compares it with a calibrated threshold")
     mode: str = Field(description="extractive, or llm for a generated answer")
     note: str | None = Field(description="why a generated answer fell back to the extractive one")
     took_ms: float

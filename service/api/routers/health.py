@@ -15,6 +15,7 @@ def health(searcher: SearcherDep, answerer: AnswererDep) -> HealthResponse:
         cases=len(searcher.cases),
         chunks=searcher.chunk_count,
         embedder=searcher.embedder_name,
+        sparse=searcher.sparse.name if searcher.sparse else None,
         answerer=type(answerer).__name__,
     )
 
