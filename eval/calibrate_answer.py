@@ -107,10 +107,15 @@ def current(rows: list[Row]) -> dict:
     answerable = [r for r in rows if r.answerable]
     unanswerable = [r for r in rows if not r.answerable]
     checked = [r for r in answerable if r.quotes_evidence is not None]
+    by_category = {
+        c: f"{sum(r.quotes_evidence for r in checked if r.category == c)}/{sum(r.category == c for r in checked)}"
+        for c in sorted({r.category for r in checked})
+    }
     return {
         "answerable_found": f"{sum(r.found for r in answerable)}/{len(answerable)}",
         "unanswerable_not_found": f"{sum(not r.found for r in unanswerable)}/{len(unanswerable)}",
         "found_answers_quoting_gold_evidence": f"{sum(r.quotes_evidence for r in checked)}/{len(checked)}",
+        "quoting_gold_evidence_by_category": by_category,
         "wrongly_rejected": [r.id for r in answerable if not r.found],
     }
 
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings().with_overrides(index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
     searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
-    answerer = ExtractiveAnswerer.for_settings(settings)
+    answerer = ExtractiveAnswerer.for_settings(settings, searcher.sentence_similarities)
     rows = measure(searcher, answerer, settings.top_k, load_questions(args.questions))
     report = {
         "key": f"{answerer.signal}:{settings.sparse if answerer.signal == 'sparse' else settings.embedder}",

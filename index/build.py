@@ -18,7 +18,8 @@ from index.embed import Embedder
 from index.models import Chunk
 from index.sparse import SparseEncoder, SparseIndex, SparseVector
 from index.atomic import write_atomic
-from index.store import Manifest, StoredIndex, load_index, read_manifest, save_index
+from index.store import Manifest, SentenceVectors, StoredIndex, load_index, read_manifest, save_index
+from index.text import sentence_spans
 from index.tokenize import Tokenizer, user_words_from
 
 log = logging.getLogger("touyan.index")
@@ -94,12 +95,15 @@ class Indexer:
         if not chunks:
             raise ValueError("the corpus has no passages to index")
         texts = [c.text for c in chunks]
-        encoders = {self.embedder.name: self.embedder.encode_passages}
+        spans = [(i, a, b) for i, c in enumerate(chunks) for a, b in sentence_spans(c.text)]
+        # The dense embedder also encodes every sentence, for the answerer's choice of quote.
+        jobs = {self.embedder.name: (texts + [chunks[i].text[a:b] for i, a, b in spans], self.embedder.encode_passages)}
         if self.sparse is not None:
             encode_sparse = self.sparse.encode_passages
-            encoders[self.sparse.name] = lambda batch, progress: np.stack([v.to_row() for v in encode_sparse(batch, progress)])
-        rows = self._embed(texts, index_dir, encoders, progress)
-        vectors = rows[self.embedder.name]
+            jobs[self.sparse.name] = (texts, lambda batch, progress: np.stack([v.to_row() for v in encode_sparse(batch, progress)]))
+        rows = self._embed(index_dir, jobs, progress)
+        vectors = rows[self.embedder.name][: len(texts)]
+        sentences = SentenceVectors(np.array(spans, dtype=np.int32).reshape(-1, 3), rows[self.embedder.name][len(texts) :])
         sparse = None
         if self.sparse is not None:
             sparse = SparseIndex.fit([SparseVector.from_row(r) for r in rows[self.sparse.name]])
@@ -125,6 +129,7 @@ class Indexer:
             vectors=vectors,
             faiss_index=make_faiss(vectors, self.hnsw_min_chunks),
             sparse=sparse,
+            sentences=sentences,
             bm25=BM25().fit([tokenizer.tokenize(keyword_text(c)) for c in chunks]),
             user_words=words,
         )
@@ -133,15 +138,14 @@ class Indexer:
 
     def _embed(
         self,
-        texts: list[str],
         index_dir: Path,
-        encoders: dict[str, Callable[[list[str], Callable[[int], None]], np.ndarray]],
+        jobs: dict[str, tuple[list[str], Callable[[list[str], Callable[[int], None]], np.ndarray]]],
         progress: EmbedProgress | None,
     ) -> dict[str, np.ndarray]:
-        """Each encoder's rows for ``texts``, encoding only what its cache lacks; one progress count for all."""
-        caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.npz") for name in encoders}
-        keys = {name: [cache.key(name, t) for t in texts] for name, cache in caches.items()}
-        missing = {name: [i for i, k in enumerate(keys[name]) if k not in caches[name].vectors] for name in encoders}
+        """Each encoder's rows for its texts, encoding only what its cache lacks; one progress count for all."""
+        caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.npz") for name in jobs}
+        keys = {name: [caches[name].key(name, t) for t in texts] for name, (texts, _) in jobs.items()}
+        missing = {name: [i for i, k in enumerate(keys[name]) if k not in caches[name].vectors] for name in jobs}
         total = sum(len(m) for m in missing.values())
         done = 0
 
@@ -152,9 +156,9 @@ class Indexer:
                 progress(done, total)
 
         rows = {}
-        for name, encode in encoders.items():
+        for name, (texts, encode) in jobs.items():
             cache, todo = caches[name], missing[name]
-            log.info("encoding %d of %d passages (%d cached) with %s", len(todo), len(texts), len(texts) - len(todo), name)
+            log.info("encoding %d of %d texts (%d cached) with %s", len(todo), len(texts), len(texts) - len(todo), name)
             if todo:
                 for i, row in zip(todo, encode([texts[i] for i in todo], step)):
                     cache.vectors[keys[name][i]] = row

@@ -1,6 +1,7 @@
 """The index on disk: one folder per build, switched in atomically by a pointer file.
 
-``<index_dir>/builds/<id>/`` holds the manifest, passages, vectors, FAISS index, sparse index and BM25;
+``<index_dir>/builds/<id>/`` holds the manifest, passages, vectors, FAISS index, sparse index,
+sentence vectors and BM25;
 ``<index_dir>/CURRENT`` names the live build and is replaced with ``os.replace``. A crash
 mid-build leaves the previous build live and the half-written folder unreferenced.
 """
@@ -21,7 +22,7 @@ from index.bm25 import BM25
 from index.models import Chunk
 from index.sparse import SparseIndex
 
-FORMAT = 2
+FORMAT = 3
 CURRENT = "CURRENT"
 
 
@@ -40,12 +41,21 @@ class Manifest:
 
 
 @dataclass
+class SentenceVectors:
+    """The dense vector of every sentence of every passage: row k is ``spans[k] = (passage row, start, end)``."""
+
+    spans: np.ndarray
+    vectors: np.ndarray
+
+
+@dataclass
 class StoredIndex:
     manifest: Manifest
     chunks: list[Chunk]
     vectors: np.ndarray
     faiss_index: faiss.Index
     sparse: SparseIndex | None
+    sentences: SentenceVectors
     bm25: BM25
     user_words: list[str]
 
@@ -65,6 +75,7 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     faiss.write_index(stored.faiss_index, str(folder / "vectors.faiss"))
     if stored.sparse is not None:
         stored.sparse.save(folder / "sparse.npz")
+    np.savez(folder / "sentences.npz", spans=stored.sentences.spans, vectors=stored.sentences.vectors)
     stored.bm25.save(folder / "bm25.npz")
     (folder / "manifest.json").write_bytes(_json(asdict(stored.manifest)))
     write_atomic(index_dir / CURRENT, folder.name.encode())
@@ -97,6 +108,12 @@ def load_index(index_dir: Path) -> StoredIndex:
         vectors=np.load(folder / "vectors.npy"),
         faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
         sparse=SparseIndex.load(folder / "sparse.npz") if manifest.sparse else None,
+        sentences=_load_sentences(folder / "sentences.npz"),
         bm25=BM25.load(folder / "bm25.npz"),
         user_words=json.loads((folder / "user_words.json").read_text()),
     )
+
+
+def _load_sentences(path: Path) -> SentenceVectors:
+    with np.load(path, allow_pickle=False) as z:
+        return SentenceVectors(z["spans"], z["vectors"])

@@ -1,4 +1,4 @@
-"""Small text rules shared by the parser and the chunker."""
+"""Small text rules shared by the parser, the chunker and the answerer."""
 from __future__ import annotations
 
 import re
@@ -11,6 +11,7 @@ _ENDS_SENTENCE = re.compile(SENTENCE_END.pattern + r"\s*$")
 # Characters that cannot occur in a heading or title line (they end or split sentences).
 SENTENCE_PUNCT = re.compile(r"[。！？!?；;]")
 _NOT_WORD = re.compile(rf"[^0-9a-z{CJK}]+")
+_PARAGRAPH = re.compile(r"[^\n]+")
 
 
 def fold(text: str) -> str:
@@ -47,3 +48,19 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 def ends_sentence(text: str) -> bool:
     """Whether a line ends a paragraph, i.e. was not cut in two by the page layout."""
     return bool(_ENDS_SENTENCE.search(text))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a passage; a paragraph break ends a sentence too (a byline is one).
+
+    Surrounding whitespace is trimmed off, so every span starts and ends on text.
+    """
+    spans = []
+    for line in _PARAGRAPH.finditer(text):
+        offset = line.start()
+        for a, b in split_sentences(line.group(0)):
+            piece = line.group(0)[a:b]
+            a, b = a + len(piece) - len(piece.lstrip()), b - (len(piece) - len(piece.rstrip()))
+            if a < b:
+                spans.append((offset + a, offset + b))
+    return spans

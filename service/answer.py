@@ -2,7 +2,8 @@
 
 No language model is involved: a sentence is chosen for the question's words it holds
 (jieba tokens; longer words, and words few of the candidate sentences share, weigh
-more), within the best-ranked passages. Whether the report supports the question at all is
+more) and for its dense similarity to the question (sentence vectors built with the
+index), within the best-ranked passages. Whether the report supports the question at all is
 decided by the best passage's similarity, sparse (e5 latent terms) when the index has it,
 else dense, with thresholds calibrated per encoder by ``eval/calibrate_answer.py`` (an
 uncalibrated encoder, or retrieval without that signal, answers whenever a passage was
@@ -13,10 +14,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from index.text import split_sentences
+from index.models import Chunk
+from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
 from service.search import Hit
 from touyan.settings import Settings
@@ -44,7 +47,13 @@ SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
 # A question asking for several things (“哪些案例…”) may quote a sentence of each case.
 SEVERAL = re.compile(r"哪些|哪几|\bwhich\b", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 6
-PARAGRAPH = re.compile(r"[^\n]+")
+# How much the question–sentence dense similarity (min-max over the candidates) adds to a
+# sentence's word score: best of 0.3–1.0 on eval/questions.jsonl by how often the answer
+# quotes the gold evidence (python -m eval.calibrate_answer).
+SIMILARITY_WEIGHT = 0.3
+
+# Dense cosine of a question with (passage, start, end) sentences; None where unknown.
+SentenceSimilarity = Callable[[str, list[tuple[Chunk, int, int]]], list[float | None]]
 
 
 @dataclass(frozen=True)
@@ -95,22 +104,6 @@ def is_latin(text: str) -> bool:
     return len(LATIN.findall(text)) > len(HAN.findall(text))
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of a passage; a paragraph break ends a sentence too (a byline is one).
-
-    Surrounding whitespace is trimmed off, so every span starts and ends on text.
-    """
-    spans = []
-    for line in PARAGRAPH.finditer(text):
-        offset = line.start()
-        for a, b in split_sentences(line.group(0)):
-            piece = line.group(0)[a:b]
-            a, b = a + len(piece) - len(piece.lstrip()), b - (len(piece) - len(piece.rstrip()))
-            if a < b:
-                spans.append((offset + a, offset + b))
-    return spans
-
-
 def not_found_text(question: str, hits: list[Hit]) -> str:
     topic = question.strip().rstrip("?？。.!！ ") or question.strip()
     if len(topic) > 40:
@@ -129,7 +122,9 @@ class ExtractiveAnswerer:
     A further sentence is added only when it scores at least ``keep_ratio`` of the best
     one and covers question words the earlier ones miss, or comes from another case and
     scores at least ``same_ratio`` of it. A “哪些…” question asks for several: it draws on
-    all the hits, not the first ``passages``, and ``keep_ratio`` applies to other cases too.
+    all the hits, not the first ``passages``, and a sentence of another case needs only
+    ``several_ratio`` of the best score (0.6 quotes 43 of the 60 gold cases of the multi-case
+    eval questions, 0.75 only 38).
     """
 
     def __init__(
@@ -140,23 +135,27 @@ class ExtractiveAnswerer:
         max_chars: int = 300,
         keep_ratio: float = 0.75,
         same_ratio: float = 0.9,
+        several_ratio: float = 0.6,
         tokenizer: Tokenizer | None = None,
         signal: str = "dense",
+        similarity: SentenceSimilarity | None = None,
     ) -> None:
         self.min_support = min_support
         self.signal = signal
+        self.similarity = similarity
         self.passages = passages
         self.max_sentences = max_sentences
         self.max_chars = max_chars
         self.keep_ratio = keep_ratio
         self.same_ratio = same_ratio
+        self.several_ratio = several_ratio
         self.tokenizer = tokenizer or Tokenizer()
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> ExtractiveAnswerer:
+    def for_settings(cls, settings: Settings, similarity: SentenceSimilarity | None = None) -> ExtractiveAnswerer:
         """Judging support by the sparse scores when the index has them, else the dense ones."""
         signal, spec = ("sparse", settings.sparse) if settings.sparse != "none" else ("dense", settings.embedder)
-        return cls(min_support=MIN_SUPPORT.get(f"{signal}:{spec}"), signal=signal)
+        return cls(min_support=MIN_SUPPORT.get(f"{signal}:{spec}"), signal=signal, similarity=similarity)
 
     def run(self, question: str, hits: list[Hit]) -> Answer:
         support = self.support(hits)
@@ -204,11 +203,11 @@ class ExtractiveAnswerer:
         if not ranked:  # only fragments: quote the best passage whole
             return [_Sentence(hits[0], 0, len(hits[0].chunk.text), 0.0, frozenset())]
         best = ranked[0]
-        same_ratio = self.keep_ratio if several else self.same_ratio
+        keep_ratio, same_ratio = (self.several_ratio, self.several_ratio) if several else (self.keep_ratio, self.same_ratio)
         chosen, covered, cases = [best], set(best.terms), {best.hit.chunk.case_id}
         length = best.end - best.start
         for s in ranked[1:]:
-            if len(chosen) == self.max_sentences or s.score < self.keep_ratio * best.score:
+            if len(chosen) == self.max_sentences or s.score < keep_ratio * best.score:
                 break
             adds_words = bool(s.terms - covered)
             other_case = s.hit.chunk.case_id not in cases and s.score >= same_ratio * best.score
@@ -220,12 +219,13 @@ class ExtractiveAnswerer:
         return chosen
 
     def sentences(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
-        """Every sentence of the passages, scored by the question words it holds, numbers, section and rank.
+        """Every sentence of the passages, scored by the question words it holds, meaning, numbers, section and rank.
 
         A word counts by its length and by how few of the candidate sentences hold it: the
         place every sentence names says less than the one word only the answer shares
-        (“会议” in “几次三方协同会议”). Ties go to the higher-ranked passage and the earlier
-        sentence, so a question sharing no words (English) quotes the start of the best passage.
+        (“会议” in “几次三方协同会议”). Dense similarity carries questions that share few
+        words with the answer (paraphrases, English). Ties go to the higher-ranked passage
+        and the earlier sentence.
         """
         wants_number = bool(QUANTITY.search(question))
         wants_commentary = bool(COMMENTARY.search(question))
@@ -248,4 +248,17 @@ class ExtractiveAnswerer:
                 score += 0.2 + 0.3 * (wants_author and not SENTENCE_MARK.search(norm))
             score += 0.05 / hit.rank
             out.append(_Sentence(hit, a, b, score, words))
-        return out
+        return self._add_similarity(question, out)
+
+    def _add_similarity(self, question: str, sentences: list[_Sentence]) -> list[_Sentence]:
+        if self.similarity is None or not sentences:
+            return sentences
+        sims = self.similarity(question, [(s.hit.chunk, s.start, s.end) for s in sentences])
+        known = [v for v in sims if v is not None]
+        if not known:
+            return sentences
+        lo, hi = min(known), max(known)
+        return [
+            replace(s, score=s.score + SIMILARITY_WEIGHT * (v - lo) / (hi - lo or 1)) if v is not None else s
+            for s, v in zip(sentences, sims)
+        ]

@@ -13,7 +13,8 @@ from dataclasses import replace
 import httpx
 
 from index.tokenize import normalize
-from service.answer import Answer, Citation, ExtractiveAnswerer, not_found_text, sentence_spans
+from index.text import sentence_spans
+from service.answer import Answer, Citation, ExtractiveAnswerer, not_found_text
 from service.search import Hit
 
 NOT_FOUND_MARK = "报告中没有找到"

@@ -76,6 +76,9 @@ class Searcher:
         self.tokenizer = Tokenizer(stored.user_words)
         self.names = PinyinNames(stored.bm25.terms)
         self._chunks = stored.chunks
+        self._row_of = {c.id: i for i, c in enumerate(self._chunks)}
+        self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}
+        self._last_query: tuple[str, np.ndarray] | None = None
         self._case_of = np.array([c.case_id for c in self._chunks])
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
         self._case_ids = {c.id for c in cases}
@@ -132,9 +135,18 @@ class Searcher:
             mask &= self._page_of == page
         return mask
 
+    def sentence_similarities(self, question: str, sentences: list[tuple[Chunk, int, int]]) -> list[float | None]:
+        """Dense cosine of the question with each (passage, start, end) sentence; None for one not indexed."""
+        q = self._query_vector(question)[0]
+        rows = [self._sentence_of.get((self._row_of.get(c.id, -1), a, b)) for c, a, b in sentences]
+        return [None if k is None else float(self.stored.sentences.vectors[k] @ q) for k in rows]
+
     def _query_vector(self, query: str) -> np.ndarray:
+        """The query's dense vector; the last one is kept, as answering a question asks for it again."""
         with self._embed_lock:
-            return self.embedder.encode_queries([query])
+            if self._last_query is None or self._last_query[0] != query:
+                self._last_query = (query, self.embedder.encode_queries([query]))
+            return self._last_query[1]
 
     def _sparse(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
         with self._embed_lock:

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from index.models import Chunk
-from service.answer import MIN_SUPPORT, ExtractiveAnswerer, is_latin, sentence_spans
+from index.text import sentence_spans
+from service.answer import MIN_SUPPORT, ExtractiveAnswerer, is_latin
 from service.llm import LLMAnswerer, cited_numbers, keep_valid_marks
 from service.search import Hit
 from touyan.settings import Settings
@@ -78,6 +79,18 @@ def test_which_cases_question_quotes_several_cases(answerer):
     ]
     answer = answerer.run("哪些案例讨论了发展新质生产力？", hits)
     assert {c.case_id for c in answer.citations} == {"c-紫金港", "c-仓前"}
+
+
+def test_sentence_similarity_picks_the_quote_when_no_words_are_shared():
+    """A stand-in similarity (a unit test of the selection logic; tests/test_api.py runs the real one)."""
+
+    def similarity(question, sentences):
+        return [0.9 if "126个难题" in c.text[a:b] else 0.1 for c, a, b in sentences]
+
+    plain = ExtractiveAnswerer(min_support=None).run("How many problems were solved?", [hit(YUHANG)])
+    assert "321" in plain.citations[0].quote
+    guided = ExtractiveAnswerer(min_support=None, similarity=similarity).run("How many problems were solved?", [hit(YUHANG)])
+    assert "126个难题" in guided.citations[0].quote
 
 
 def test_low_support_is_not_found(answerer):

@@ -136,6 +136,15 @@ def test_ask_contract(client):
     assert all(RESULT_FIELDS <= r.keys() for r in body["results"])
 
 
+@pytest.mark.parametrize(
+    ("question", "quote"),
+    [("How many talents does Binjiang attract each year?", "每年引进各类人才超4万人"), ("梦创社区服务多少家企业？", "6000余家企业")],
+)
+def test_ask_quotes_the_answering_sentence(client, question, quote):
+    body = client.post("/ask", json={"question": question}).json()
+    assert body["found"] and quote in body["citations"][0]["quote"]
+
+
 def test_ask_top_k(client):
     assert len(client.post("/ask", json={"question": ANSWERABLE, "top_k": 2}).json()["results"]) == 2
 

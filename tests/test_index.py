@@ -12,6 +12,7 @@ from index.build import ensure_index
 from index.embed import load_embedder
 from index.sparse import E5SparseEncoder
 from index.store import read_manifest
+from index.text import sentence_spans
 from service.search import Searcher, open_searcher
 from tests.conftest import SEEDS, find_case
 from touyan.settings import Settings
@@ -83,7 +84,7 @@ def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, work
         tmp_path / "seeds", tmp_path / "index", e5, progress=lambda done, total: embedded.append(total), sparse=sparse
     )
     assert reason == "the corpus files changed"
-    assert set(embedded) == {2}, "only the new file's passage is encoded, once dense and once sparse"
+    assert set(embedded) == {4}, "only the new passage is encoded: dense, sparse, and its two sentences dense"
     assert refreshed.sparse.n_docs == len(refreshed.chunks)
     sources = {c.source for c in refreshed.chunks}
     assert "005_new.txt" in sources and "004_ede1718a3bbd6e93.txt" not in sources
@@ -135,6 +136,17 @@ def test_bm25_keeps_corpus_names_whole(searcher):
 def test_english_questions_reach_bm25_through_pinyin_names(searcher):
     hits = searcher.search("How many talents does Binjiang attract each year?", 3, retriever="bm25")
     assert hits and all("滨江" in h.chunk.case_title for h in hits)
+
+
+def test_sentence_vectors_score_each_sentence_against_the_question(searcher, workspace):
+    _, stored, _ = workspace
+    assert len(stored.sentences.spans) == len(stored.sentences.vectors) > len(stored.chunks)
+    chunk = next(c for c in stored.chunks if "6000余家企业" in c.text)
+    a, b = next((a, b) for a, b in sentence_spans(chunk.text) if "6000余家企业" in chunk.text[a:b])
+    other = next(c for c in stored.chunks if "烟雨桐洲" in c.text)
+    sims = searcher.sentence_similarities("梦创社区服务多少家企业？", [(chunk, a, b), (other, 0, 5), (chunk, 0, 1)])
+    assert sims[0] is not None and sims[1] is None and sims[2] is None
+    assert sims[0] > 0.5
 
 
 def test_hits_carry_each_channels_score(searcher):

@@ -33,7 +33,7 @@ def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None
     )
     app.state.settings = settings
     app.state.searcher = searcher
-    app.state.answerer = answerer or make_answerer(settings)
+    app.state.answerer = answerer or make_answerer(settings, searcher)
 
     for module in (health, search, ask, chat):
         app.include_router(module.router)
@@ -55,9 +55,9 @@ def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None
     return app
 
 
-def make_answerer(settings: Settings) -> Answerer:
+def make_answerer(settings: Settings, searcher: Searcher) -> Answerer:
     """Extractive by default; a generated answer when an LLM endpoint and model are configured."""
-    extractive = ExtractiveAnswerer.for_settings(settings)
+    extractive = ExtractiveAnswerer.for_settings(settings, searcher.sentence_similarities)
     if settings.llm_base_url and settings.llm_model:
         return LLMAnswerer(settings.llm_base_url, settings.llm_model, extractive, settings.llm_api_key, settings.llm_timeout)
     return extractive
