@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings().with_overrides(index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
     searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
-    answerer = ExtractiveAnswerer.for_settings(settings, searcher.sentence_similarities)
+    answerer = ExtractiveAnswerer.for_settings(settings, searcher)
     rows = measure(searcher, answerer, settings.top_k, load_questions(args.questions))
     report = {
         "key": f"{answerer.signal}:{settings.sparse if answerer.signal == 'sparse' else settings.embedder}",

@@ -21,7 +21,7 @@ from typing import Protocol
 from index.models import Chunk
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
-from service.search import Hit
+from service.search import Hit, Searcher
 from touyan.settings import Settings
 
 # Calibrated on eval/questions.jsonl by eval/calibrate_answer.py, per encoder (each has its own
@@ -152,10 +152,16 @@ class ExtractiveAnswerer:
         self.tokenizer = tokenizer or Tokenizer()
 
     @classmethod
-    def for_settings(cls, settings: Settings, similarity: SentenceSimilarity | None = None) -> ExtractiveAnswerer:
-        """Judging support by the sparse scores when the index has them, else the dense ones."""
+    def for_settings(cls, settings: Settings, searcher: Searcher | None = None) -> ExtractiveAnswerer:
+        """Support judged by the sparse scores when the index has them, else the dense ones;
+        with a searcher, its tokenizer and sentence vectors are shared."""
         signal, spec = ("sparse", settings.sparse) if settings.sparse != "none" else ("dense", settings.embedder)
-        return cls(min_support=MIN_SUPPORT.get(f"{signal}:{spec}"), signal=signal, similarity=similarity)
+        return cls(
+            min_support=MIN_SUPPORT.get(f"{signal}:{spec}"),
+            signal=signal,
+            similarity=searcher.sentence_similarities if searcher else None,
+            tokenizer=searcher.tokenizer if searcher else None,
+        )
 
     def run(self, question: str, hits: list[Hit]) -> Answer:
         support = self.support(hits)

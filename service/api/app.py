@@ -57,7 +57,7 @@ def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None
 
 def make_answerer(settings: Settings, searcher: Searcher) -> Answerer:
     """Extractive by default; a generated answer when an LLM endpoint and model are configured."""
-    extractive = ExtractiveAnswerer.for_settings(settings, searcher.sentence_similarities)
+    extractive = ExtractiveAnswerer.for_settings(settings, searcher)
     if settings.llm_base_url and settings.llm_model:
         return LLMAnswerer(settings.llm_base_url, settings.llm_model, extractive, settings.llm_api_key, settings.llm_timeout)
     return extractive
