@@ -24,6 +24,7 @@ from index.corpus import load_corpus
 from index.chunk import SectionChunker
 from index.embed import Embedder
 from index.sparse import SparseEncoder
+from index.text import sentence_spans
 from service.search import RETRIEVERS, Searcher
 from touyan.settings import Settings
 
@@ -49,11 +50,15 @@ def bench_queries(searcher: Searcher, questions: list[str], rounds: int) -> dict
 
 
 def bench_indexing(settings: Settings, embedder: Embedder, sparse: SparseEncoder | None) -> dict:
-    """Full index build (parse, chunk, encode, BM25, FAISS, save) against encoding alone."""
+    """Full index build (parse, chunk, encode, BM25, FAISS, save) against encoding alone.
+
+    Encoding is what the build encodes: passages (dense and sparse) and sentences (dense).
+    """
     corpus = load_corpus(settings.corpus_dir)
     texts = [c.text for c in SectionChunker(settings.chunk_chars).run(corpus.cases)]
+    sentences = [t[a:b] for t in texts for a, b in sentence_spans(t)]
     start = time.perf_counter()
-    embedder.encode_passages(texts)
+    embedder.encode_passages(texts + sentences)
     if sparse is not None:
         sparse.encode_passages(texts)
     bare = time.perf_counter() - start
