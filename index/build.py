@@ -24,7 +24,7 @@ from index.tokenize import Tokenizer, user_words_from
 
 log = logging.getLogger("touyan.index")
 
-# Exact search stays under ~5 ms per query up to about this many 384-d passages on two
+# Exact search stays under ~5 ms per query up to about this many 384–512-d passages on two
 # cores (eval/bench_search.py --scale); past it HNSW keeps queries in the low milliseconds.
 HNSW_MIN_CHUNKS = 50_000
 

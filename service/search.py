@@ -32,6 +32,15 @@ RRF_K = 60
 WEIGHTS = {"dense": 0.25, "sparse": 0.45, "bm25": 0.3}
 WEIGHTS_WITHOUT_SPARSE = {"dense": 0.65, "bm25": 0.35}
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# A question naming a kind of section (“…的专家点评是谁写的？”, “according to the preface”)
+# wants passages of that kind: they gain 0.3 × the best fused score (eval/questions.jsonl
+# hit@1 0.800 → 0.829; eval/heldout.jsonl unchanged at 0.784).
+SECTION_KINDS = {
+    "commentary": re.compile(r"点评|commentary", re.IGNORECASE),
+    "preface": re.compile(r"序言|前言|preface", re.IGNORECASE),
+    "contents": re.compile(r"目录|contents", re.IGNORECASE),
+}
+KIND_BONUS = 0.3
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,8 @@ class Searcher:
     """Answers queries against one loaded index; safe to share between request threads.
 
     Hybrid ranking fuses the dense, sparse and BM25 lists (a weighted sum of normalised
-    scores by default, or reciprocal-rank fusion) and adds a small bonus for passages that
-    contain the numbers the question asks about. English questions reach BM25 through the
+    scores by default, or reciprocal-rank fusion) and adds bonuses for passages that
+    contain the numbers the question asks about or are of the section kind it names. English questions reach BM25 through the
     pinyin names they contain.
     """
 
@@ -192,6 +201,12 @@ class Searcher:
             scale = max(fused.values(), default=0) * 0.1
             for i in fused:
                 fused[i] += scale * len(numbers & set(NUMBER.findall(self._chunks[i].text))) / len(numbers)
+        kinds = {kind for kind, words in SECTION_KINDS.items() if words.search(query)}
+        if kinds:
+            bonus = KIND_BONUS * max(fused.values(), default=0)
+            for i in fused:
+                if self._chunks[i].section_kind in kinds:
+                    fused[i] += bonus
         return fused
 
 

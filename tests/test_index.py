@@ -149,6 +149,12 @@ def test_sentence_vectors_score_each_sentence_against_the_question(searcher, wor
     assert sims[0] > 0.5
 
 
+@pytest.mark.parametrize("question", ["仓前街道的专家点评作者是谁？", "钱塘案例的专家点评是谁写的？"])
+def test_a_question_naming_a_section_kind_gets_that_kind(searcher, question):
+    hits = searcher.search(question, 3)
+    assert "commentary" in {h.chunk.section_kind for h in hits}
+
+
 def test_hits_carry_each_channels_score(searcher):
     top = searcher.search("梦创社区服务多少家企业？", 1)[0]
     assert 0 < top.sparse <= 1 and 0 < top.dense <= 1 and top.bm25 > 0
