@@ -18,7 +18,7 @@ from index.embed import Embedder
 from index.models import Chunk
 from index.sparse import SparseEncoder, SparseIndex, SparseVector
 from index.atomic import write_atomic
-from index.store import Manifest, SentenceVectors, StoredIndex, load_index, read_manifest, save_index
+from index.store import FORMAT, Manifest, SentenceVectors, StoredIndex, load_index, read_manifest, save_index, stored_format
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, user_words_from
 
@@ -196,7 +196,13 @@ def ensure_index(
 ) -> tuple[StoredIndex, Corpus, str | None]:
     """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt."""
     corpus = load_corpus(corpus_dir)
-    reason = "rebuild requested" if force else stale_reason(read_manifest(index_dir), corpus, embedder, chunk_chars, sparse)
+    manifest = read_manifest(index_dir)
+    if force:
+        reason = "rebuild requested"
+    elif manifest is None and stored_format(index_dir) not in (None, FORMAT):
+        reason = f"the index was written in format {stored_format(index_dir)}, this version reads format {FORMAT}"
+    else:
+        reason = stale_reason(manifest, corpus, embedder, chunk_chars, sparse)
     if reason is None:
         return load_index(index_dir), corpus, None
     log.info("building the index in %s: %s", index_dir, reason)

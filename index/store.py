@@ -86,15 +86,25 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:
-    """The live build's manifest, or None when there is no complete build."""
-    try:
-        folder = index_dir / "builds" / (index_dir / CURRENT).read_text().strip()
-        data = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("format") != FORMAT:
+    """The live build's manifest, or None when there is no complete build in this format."""
+    data = _manifest_data(index_dir)
+    if data is None or data.get("format") != FORMAT:
         return None
     return Manifest(**data)
+
+
+def stored_format(index_dir: Path) -> int | None:
+    """The format of the live build, whatever it is; None when there is no build."""
+    data = _manifest_data(index_dir)
+    return None if data is None else data.get("format")
+
+
+def _manifest_data(index_dir: Path) -> dict | None:
+    try:
+        folder = index_dir / "builds" / (index_dir / CURRENT).read_text().strip()
+        return json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def load_index(index_dir: Path) -> StoredIndex:

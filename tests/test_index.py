@@ -70,6 +70,15 @@ def test_other_embedder_forces_a_clear_rebuild(tmp_path, workspace):
     assert stored.manifest.dim == 512 and stored.vectors.shape[1] == 512
 
 
+def test_an_index_in_an_older_format_is_rebuilt_with_a_message(tmp_path, workspace, e5, sparse):
+    root, _, _ = workspace
+    shutil.copytree(root / "index", tmp_path / "index")
+    manifest = tmp_path / "index" / "builds" / (tmp_path / "index" / "CURRENT").read_text() / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 1}))
+    _, _, reason = ensure_index(root / "seeds", tmp_path / "index", e5, sparse=sparse)
+    assert reason.startswith("the index was written in format 1")
+
+
 def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, workspace, e5, sparse):
     root, stored, _ = workspace
     shutil.copytree(root / "seeds", tmp_path / "seeds")
