@@ -58,8 +58,8 @@ class Searcher:
 
     Hybrid ranking fuses the dense, sparse and BM25 lists (a weighted sum of normalised
     scores by default, or reciprocal-rank fusion) and adds bonuses for passages that
-    contain the numbers the question asks about or are of the section kind it names. English questions reach BM25 through the
-    pinyin names they contain.
+    contain the numbers the question asks about or are of the section kind it names.
+    English questions reach BM25 through the pinyin names they contain.
     """
 
     def __init__(
