@@ -19,12 +19,11 @@ import faiss
 import numpy as np
 
 from eval.run import load_questions
-from index.build import Indexer, make_faiss
+from index.build import Indexer, make_faiss, sentence_rows
 from index.corpus import load_corpus
 from index.chunk import SectionChunker
 from index.embed import Embedder
 from index.sparse import SparseEncoder
-from index.text import sentence_spans
 from service.search import RETRIEVERS, Searcher
 from touyan.settings import Settings
 
@@ -52,26 +51,25 @@ def bench_queries(searcher: Searcher, questions: list[str], rounds: int) -> dict
 def bench_indexing(settings: Settings, embedder: Embedder, sparse: SparseEncoder | None) -> dict:
     """Full index build (parse, chunk, encode, BM25, FAISS, save) against encoding alone.
 
-    Encoding is what the build encodes: passages (dense and sparse) and sentences (dense).
+    Encoding is what the build encodes (``Indexer.encoding_jobs``): passages, dense and
+    sparse, and sentences, dense.
     """
-    corpus = load_corpus(settings.corpus_dir)
-    texts = [c.text for c in SectionChunker(settings.chunk_chars).run(corpus.cases)]
-    sentences = [t[a:b] for t in texts for a, b in sentence_spans(t)]
+    chunks = SectionChunker(settings.chunk_chars).run(load_corpus(settings.corpus_dir).cases)
+    indexer = Indexer(embedder, sparse, settings.chunk_chars)
     start = time.perf_counter()
-    embedder.encode_passages(texts + sentences)
-    if sparse is not None:
-        sparse.encode_passages(texts)
+    for texts, encode in indexer.encoding_jobs(chunks, sentence_rows(chunks)).values():
+        encode(texts, None)
     bare = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        Indexer(embedder, sparse, settings.chunk_chars).run(load_corpus(settings.corpus_dir), Path(tmp))
+        indexer.run(load_corpus(settings.corpus_dir), Path(tmp))
         full = time.perf_counter() - start
     return {
-        "passages": len(texts),
+        "passages": len(chunks),
         "bare_embed_s": round(bare, 2),
         "full_build_s": round(full, 2),
-        "bare_passages_per_s": round(len(texts) / bare, 1),
-        "build_passages_per_s": round(len(texts) / full, 1),
+        "bare_passages_per_s": round(len(chunks) / bare, 1),
+        "build_passages_per_s": round(len(chunks) / full, 1),
         "overhead_pct": round(100 * (full - bare) / bare, 1),
     }
 

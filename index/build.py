@@ -29,6 +29,8 @@ log = logging.getLogger("touyan.index")
 HNSW_MIN_CHUNKS = 50_000
 
 EmbedProgress = Callable[[int, int], None]
+# Texts for one encoder and the call that turns them into cacheable rows (progress per text).
+EncodeJob = tuple[list[str], Callable[[list[str], Callable[[int], None] | None], np.ndarray]]
 
 
 # How users name each section kind ("X的专家点评是谁写的？"), so BM25 can match the kind.
@@ -94,16 +96,10 @@ class Indexer:
         chunks = SectionChunker(self.chunk_chars).run(corpus.cases)
         if not chunks:
             raise ValueError("the corpus has no passages to index")
-        texts = [c.text for c in chunks]
-        spans = [(i, a, b) for i, c in enumerate(chunks) for a, b in sentence_spans(c.text)]
-        # The dense embedder also encodes every sentence, for the answerer's choice of quote.
-        jobs = {self.embedder.name: (texts + [chunks[i].text[a:b] for i, a, b in spans], self.embedder.encode_passages)}
-        if self.sparse is not None:
-            encode_sparse = self.sparse.encode_passages
-            jobs[self.sparse.name] = (texts, lambda batch, progress: np.stack([v.to_row() for v in encode_sparse(batch, progress)]))
-        rows = self._embed(index_dir, jobs, progress)
-        vectors = rows[self.embedder.name][: len(texts)]
-        sentences = SentenceVectors(np.array(spans, dtype=np.int32).reshape(-1, 3), rows[self.embedder.name][len(texts) :])
+        spans = sentence_rows(chunks)
+        rows = self._embed(index_dir, self.encoding_jobs(chunks, spans), progress)
+        vectors = rows[self.embedder.name][: len(chunks)]
+        sentences = SentenceVectors(np.array(spans, dtype=np.int32).reshape(-1, 3), rows[self.embedder.name][len(chunks) :])
         sparse = None
         if self.sparse is not None:
             sparse = SparseIndex.fit([SparseVector.from_row(r) for r in rows[self.sparse.name]])
@@ -136,12 +132,17 @@ class Indexer:
         save_index(index_dir, stored)
         return stored
 
-    def _embed(
-        self,
-        index_dir: Path,
-        jobs: dict[str, tuple[list[str], Callable[[list[str], Callable[[int], None]], np.ndarray]]],
-        progress: EmbedProgress | None,
-    ) -> dict[str, np.ndarray]:
+    def encoding_jobs(self, chunks: list[Chunk], spans: list[tuple[int, int, int]]) -> dict[str, EncodeJob]:
+        """What the build encodes, per encoder: the passages, dense and sparse, and every sentence
+        dense, for the answerer's choice of quote (eval/bench_search.py times exactly this)."""
+        texts = [c.text for c in chunks]
+        jobs = {self.embedder.name: (texts + [chunks[i].text[a:b] for i, a, b in spans], self.embedder.encode_passages)}
+        if self.sparse is not None:
+            encode_sparse = self.sparse.encode_passages
+            jobs[self.sparse.name] = (texts, lambda batch, progress: np.stack([v.to_row() for v in encode_sparse(batch, progress)]))
+        return jobs
+
+    def _embed(self, index_dir: Path, jobs: dict[str, EncodeJob], progress: EmbedProgress | None) -> dict[str, np.ndarray]:
         """Each encoder's rows for its texts, encoding only what its cache lacks; one progress count for all."""
         caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.npz") for name in jobs}
         keys = {name: [caches[name].key(name, t) for t in texts] for name, (texts, _) in jobs.items()}
@@ -165,6 +166,11 @@ class Indexer:
             cache.save(keys[name])
             rows[name] = np.ascontiguousarray(np.stack([cache.vectors[k] for k in keys[name]]), dtype=np.float32)
         return rows
+
+
+def sentence_rows(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
+    """(passage row, start, end) of every sentence of every passage."""
+    return [(i, a, b) for i, c in enumerate(chunks) for a, b in sentence_spans(c.text)]
 
 
 def stale_reason(
@@ -197,10 +203,11 @@ def ensure_index(
     """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt."""
     corpus = load_corpus(corpus_dir)
     manifest = read_manifest(index_dir)
+    older = stored_format(index_dir) if manifest is None else FORMAT
     if force:
         reason = "rebuild requested"
-    elif manifest is None and stored_format(index_dir) not in (None, FORMAT):
-        reason = f"the index was written in format {stored_format(index_dir)}, this version reads format {FORMAT}"
+    elif older not in (None, FORMAT):
+        reason = f"the index was written in format {older}, this version reads format {FORMAT}"
     else:
         reason = stale_reason(manifest, corpus, embedder, chunk_chars, sparse)
     if reason is None:
