@@ -24,7 +24,7 @@ from pathlib import Path
 
 from eval.run import QUESTIONS, Question, load_questions
 from index.tokenize import normalize
-from service.answer import ExtractiveAnswerer, is_latin
+from service.answer import ExtractiveAnswerer, is_latin, support_key
 from service.search import Searcher, open_searcher
 from touyan.settings import Settings
 
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     answerer = ExtractiveAnswerer.for_settings(settings, searcher)
     rows = measure(searcher, answerer, settings.top_k, load_questions(args.questions))
     report = {
-        "key": f"{answerer.signal}:{settings.sparse if answerer.signal == 'sparse' else settings.embedder}",
+        "key": support_key(settings),
         "support_by_category": summary(rows),
         "chinese": best_threshold([r for r in rows if not r.latin], args.budget),
         "english": best_threshold([r for r in rows if r.latin], args.budget),

@@ -99,6 +99,11 @@ class _Sentence:
         return self.hit.chunk.text[self.start : self.end]
 
 
+def support_key(settings: Settings) -> str:
+    """The ``MIN_SUPPORT`` key for these settings: the sparse encoder when there is one, else the embedder."""
+    return f"sparse:{settings.sparse}" if settings.sparse != "none" else f"dense:{settings.embedder}"
+
+
 def is_latin(text: str) -> bool:
     """Mostly Latin letters: an English question, whose cosines to Chinese passages run lower."""
     return len(LATIN.findall(text)) > len(HAN.findall(text))
@@ -155,10 +160,10 @@ class ExtractiveAnswerer:
     def for_settings(cls, settings: Settings, searcher: Searcher | None = None) -> ExtractiveAnswerer:
         """Support judged by the sparse scores when the index has them, else the dense ones;
         with a searcher, its tokenizer and sentence vectors are shared."""
-        signal, spec = ("sparse", settings.sparse) if settings.sparse != "none" else ("dense", settings.embedder)
+        key = support_key(settings)
         return cls(
-            min_support=MIN_SUPPORT.get(f"{signal}:{spec}"),
-            signal=signal,
+            min_support=MIN_SUPPORT.get(key),
+            signal=key.split(":", 1)[0],
             similarity=searcher.sentence_similarities if searcher else None,
             tokenizer=searcher.tokenizer if searcher else None,
         )
