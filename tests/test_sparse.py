@@ -70,3 +70,9 @@ def test_specs():
     assert load_sparse_encoder("none") is None
     with pytest.raises(ValueError, match="unknown sparse encoder"):
         load_sparse_encoder("bm25")
+
+
+def test_e5_embedder_and_sparse_head_share_one_model(encoder):
+    from index.embed import load_embedder
+
+    assert load_embedder("e5")._model is encoder._model

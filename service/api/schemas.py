@@ -97,7 +97,8 @@ class SearchResult(BaseModel):
     source: str
     start: int = Field(description="offset of the passage in its source file")
     end: int
-    dense: float | None = Field(description="cosine similarity of query and passage")
+    dense: float | None = Field(description="cosine similarity of query and passage vectors")
+    sparse: float | None = Field(description="cosine similarity of their learned sparse (e5 latent-term) vectors")
     bm25: float | None
 
     @classmethod
@@ -118,6 +119,7 @@ class SearchResult(BaseModel):
             start=c.start,
             end=c.end,
             dense=hit.dense,
+            sparse=hit.sparse,
             bm25=hit.bm25,
         )
 
