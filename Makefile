@@ -14,7 +14,8 @@ test: setup-dev browser
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
-$(VENV)/.installed: pyproject.toml
+# Installing compiles index/e5_tokens.c (setup.py), so a change to it reinstalls too.
+$(VENV)/.installed: pyproject.toml setup.py index/e5_tokens.c
 	python3 -m venv $(VENV)
 	$(PIP) install -e .
 	touch $@

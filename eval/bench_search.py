@@ -3,7 +3,7 @@
     python -m eval.bench_search [--embedder SPEC] [--sparse e5|none] [--rounds 3] [--scale 10000,50000,100000] [--json out.json]
 
 Targets on the 2-core machine: hybrid p50 ≤ 15 ms; indexing time beyond the bare
-encoders' (dense and sparse) ≤ 10 %.
+encoders' (dense and e5 tokens) ≤ 10 %.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from index.build import Indexer, make_faiss, sentence_rows
 from index.corpus import load_corpus
 from index.chunk import SectionChunker
 from index.embed import Embedder
-from index.sparse import SparseEncoder
+from index.e5_tokens import TokenEncoder
 from service.search import RETRIEVERS, Searcher
 from touyan.settings import Settings
 
@@ -35,7 +35,7 @@ def percentile(values: list[float], p: float) -> float:
 def bench_queries(searcher: Searcher, questions: list[str], rounds: int) -> dict:
     out = {}
     for retriever in RETRIEVERS:
-        if retriever == "sparse" and searcher.sparse is None:
+        if retriever in ("sparse", "late") and searcher.tokens is None:
             continue
         searcher.search(questions[0], 5, retriever=retriever)  # warm up
         times = []
@@ -48,14 +48,14 @@ def bench_queries(searcher: Searcher, questions: list[str], rounds: int) -> dict
     return out
 
 
-def bench_indexing(settings: Settings, embedder: Embedder, sparse: SparseEncoder | None) -> dict:
+def bench_indexing(settings: Settings, embedder: Embedder, tokens: TokenEncoder | None) -> dict:
     """Full index build (parse, chunk, encode, BM25, FAISS, save) against encoding alone.
 
-    Encoding is what the build encodes (``Indexer.encoding_jobs``): passages, dense and
-    sparse, and sentences, dense.
+    Encoding is what the build encodes (``Indexer.encoding_jobs``): passages, dense and by
+    e5's tokens (sparse + late interaction), and sentences, dense.
     """
     chunks = SectionChunker(settings.chunk_chars).run(load_corpus(settings.corpus_dir).cases)
-    indexer = Indexer(embedder, sparse, settings.chunk_chars)
+    indexer = Indexer(embedder, tokens, settings.chunk_chars)
     start = time.perf_counter()
     for texts, encode in indexer.encoding_jobs(chunks, sentence_rows(chunks)).values():
         encode(texts, None)
@@ -109,7 +109,7 @@ def bench_scale(sizes: list[int], dim: int, queries: int = 200) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", help="embedder spec (default from settings)")
-    parser.add_argument("--sparse", choices=["e5", "none"], help="sparse encoder (default from settings)")
+    parser.add_argument("--sparse", choices=["e5", "none"], help="e5 token channels, sparse and late interaction (default from settings)")
     parser.add_argument("--index-dir", type=Path, help="index folder (default from settings)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the question set per retriever")
     parser.add_argument("--scale", default="10000,50000,100000", help="vector counts for flat vs HNSW ('' to skip)")
@@ -123,13 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     questions = [q.question for q in load_questions()]
     result = {
         "embedder": searcher.embedder_name,
-        "sparse": searcher.sparse.name if searcher.sparse else None,
+        "tokens": searcher.tokens.name if searcher.tokens else None,
         "queries": bench_queries(searcher, questions, args.rounds),
-        "indexing": bench_indexing(settings, searcher.embedder, searcher.sparse),
+        "indexing": bench_indexing(settings, searcher.embedder, searcher.tokens),
         "scale": bench_scale([int(n) for n in args.scale.split(",") if n], searcher.stored.manifest.dim),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    print(f"embedder: {result['embedder']}, sparse: {result['sparse'] or 'none'}")
+    print(f"embedder: {result['embedder']}, tokens: {result['tokens'] or 'none'}")
     print(f"{'retriever':<8} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
     for name, r in result["queries"].items():
         print(f"{name:<8} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['n']:>8}")

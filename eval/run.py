@@ -118,13 +118,13 @@ def run_eval(settings: Settings, embedders: list[str], retrievers: list[str], qu
             index_dir = index_dir.with_name(f"{index_dir.name}-{fold(spec)}-{settings.sparse}")
         base = open_searcher(settings.with_overrides(embedder=spec, index_dir=index_dir), progress)
         for retriever in retrievers:
-            if retriever == "sparse" and base.sparse is None:
+            if retriever in ("sparse", "late") and base.tokens is None:
                 continue
             if retriever != "hybrid":
                 rows.append({"embedder": spec, "retriever": retriever, **evaluate(base, questions, retriever)})
                 continue
             for fusion in FUSIONS:
-                searcher = Searcher(base.stored, base.embedder, base.cases, retriever, fusion, base.sparse)
+                searcher = Searcher(base.stored, base.embedder, base.cases, retriever, fusion, base.tokens)
                 rows.append({"embedder": spec, "retriever": f"hybrid-{fusion}", **evaluate(searcher, questions, retriever)})
     return rows
 

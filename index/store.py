@@ -1,7 +1,7 @@
 """The index on disk: one folder per build, switched in atomically by a pointer file.
 
 ``<index_dir>/builds/<id>/`` holds the manifest, passages, vectors, FAISS index, sparse index,
-sentence vectors and BM25;
+token vectors for late interaction, sentence vectors and BM25;
 ``<index_dir>/CURRENT`` names the live build and is replaced with ``os.replace``. A crash
 mid-build leaves the previous build live and the half-written folder unreferenced.
 """
@@ -20,9 +20,10 @@ import numpy as np
 from index.atomic import write_atomic
 from index.bm25 import BM25
 from index.models import Chunk
+from index.late import LateIndex
 from index.sparse import SparseIndex
 
-FORMAT = 3
+FORMAT = 4
 CURRENT = "CURRENT"
 
 
@@ -30,7 +31,7 @@ CURRENT = "CURRENT"
 class Manifest:
     embedder: str
     dim: int
-    sparse: str | None
+    tokens: str | None
     chunker_version: str
     chunk_chars: int
     corpus_checksum: str
@@ -55,6 +56,7 @@ class StoredIndex:
     vectors: np.ndarray
     faiss_index: faiss.Index
     sparse: SparseIndex | None
+    late: LateIndex | None
     sentences: SentenceVectors
     bm25: BM25
     user_words: list[str]
@@ -75,6 +77,8 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     faiss.write_index(stored.faiss_index, str(folder / "vectors.faiss"))
     if stored.sparse is not None:
         stored.sparse.save(folder / "sparse.npz")
+    if stored.late is not None:
+        stored.late.save(folder / "late.npz")
     np.savez(folder / "sentences.npz", spans=stored.sentences.spans, vectors=stored.sentences.vectors)
     stored.bm25.save(folder / "bm25.npz")
     (folder / "manifest.json").write_bytes(_json(asdict(stored.manifest)))
@@ -117,7 +121,8 @@ def load_index(index_dir: Path) -> StoredIndex:
         chunks=[Chunk.from_dict(d) for d in json.loads((folder / "chunks.json").read_text())],
         vectors=np.load(folder / "vectors.npy"),
         faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
-        sparse=SparseIndex.load(folder / "sparse.npz") if manifest.sparse else None,
+        sparse=SparseIndex.load(folder / "sparse.npz") if manifest.tokens else None,
+        late=LateIndex.load(folder / "late.npz") if manifest.tokens else None,
         sentences=_load_sentences(folder / "sentences.npz"),
         bm25=BM25.load(folder / "bm25.npz"),
         user_words=json.loads((folder / "user_words.json").read_text()),

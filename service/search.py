@@ -1,4 +1,5 @@
-"""Retrieval over the stored index: dense (FAISS), learned sparse (e5 latent terms), keyword (jieba BM25) and their fusion."""
+"""Retrieval over the stored index: dense (FAISS), learned sparse (e5 latent terms), late interaction
+(e5 token vectors), keyword (jieba BM25) and their fusion."""
 from __future__ import annotations
 
 import logging
@@ -9,11 +10,12 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from index.build import ensure_index
 from index.embed import Embedder, load_embedder
 from index.models import Case, Chunk
-from index.sparse import SparseEncoder, load_sparse_encoder
+from index.e5_tokens import TokenEncoder, TokenEncoding, load_token_encoder
 from index.store import StoredIndex
 from index.tokenize import Tokenizer
 from index.transliterate import PinyinNames
@@ -21,16 +23,17 @@ from touyan.settings import Settings
 
 log = logging.getLogger("touyan.search")
 
-RETRIEVERS = ("hybrid", "dense", "sparse", "bm25")
+RETRIEVERS = ("hybrid", "dense", "sparse", "late", "bm25")
 FUSIONS = ("rrf", "weighted")
 # How deep each retriever's list goes before fusion; the answer is almost always in every top 50.
 CANDIDATES = 50
 RRF_K = 60
-# Weighted fusion of min-max dense, min-max sparse and BM25/max scores: the best weights on
-# eval/questions.jsonl (steps of 0.05), with and without the sparse channel; eval/heldout.jsonl
-# checks them on questions they were not tuned on.
-WEIGHTS = {"dense": 0.25, "sparse": 0.45, "bm25": 0.3}
-WEIGHTS_WITHOUT_SPARSE = {"dense": 0.65, "bm25": 0.35}
+# Weighted fusion of min-max dense, sparse and late-interaction scores and BM25/max: the best
+# weights on eval/questions.jsonl (steps of 0.05), with and without e5's token channels;
+# eval/heldout.jsonl checks them on questions they were not tuned on. Late interaction scores
+# the candidates the other three found (at most 3 × CANDIDATES passages), not the whole index.
+WEIGHTS = {"dense": 0.1, "sparse": 0.1, "bm25": 0.15, "late": 0.65}
+WEIGHTS_WITHOUT_TOKENS = {"dense": 0.65, "bm25": 0.35}
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # A question naming a kind of section (“…的专家点评是谁写的？”, “according to the preface”)
 # wants passages of that kind: they gain 0.3 × the best fused score (eval/questions.jsonl
@@ -50,16 +53,18 @@ class Hit:
     score: float
     dense: float | None
     sparse: float | None
+    late: float | None
     bm25: float | None
 
 
 class Searcher:
     """Answers queries against one loaded index; safe to share between request threads.
 
-    Hybrid ranking fuses the dense, sparse and BM25 lists (a weighted sum of normalised
-    scores by default, or reciprocal-rank fusion) and adds bonuses for passages that
-    contain the numbers the question asks about or are of the section kind it names.
-    English questions reach BM25 through the pinyin names they contain.
+    Hybrid ranking fuses the dense, sparse and BM25 lists and the late-interaction scores of
+    their candidates (a weighted sum of normalised scores by default, or reciprocal-rank
+    fusion) and adds bonuses for passages that contain the numbers the question asks about
+    or are of the section kind it names. English questions reach BM25 through the pinyin
+    names they contain.
     """
 
     def __init__(
@@ -69,29 +74,33 @@ class Searcher:
         cases: list[Case],
         retriever: str = "hybrid",
         fusion: str = "weighted",
-        sparse: SparseEncoder | None = None,
+        tokens: TokenEncoder | None = None,
     ):
         if retriever not in RETRIEVERS or fusion not in FUSIONS:
             raise ValueError(f"retriever must be one of {RETRIEVERS} and fusion one of {FUSIONS}")
-        if (sparse is None) != (stored.sparse is None):
-            raise ValueError("the sparse encoder and the index's sparse vectors come together")
+        if (tokens is None) != (stored.sparse is None):
+            raise ValueError("the token encoder and the index's sparse and token vectors come together")
         self.stored = stored
         self.embedder = embedder
-        self.sparse = sparse
+        self.tokens = tokens
         self.cases = cases
         self.retriever = retriever
         self.fusion = fusion
-        self.weights = WEIGHTS if sparse else WEIGHTS_WITHOUT_SPARSE
+        self.weights = WEIGHTS if tokens else WEIGHTS_WITHOUT_TOKENS
         self.tokenizer = Tokenizer(stored.user_words)
         self.names = PinyinNames(stored.bm25.terms)
         self._chunks = stored.chunks
         self._row_of = {c.id: i for i, c in enumerate(self._chunks)}
         self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}
         self._last_query: tuple[str, np.ndarray] | None = None
+        self._last_tokens: tuple[str, TokenEncoding] | None = None
         self._case_of = np.array([c.case_id for c in self._chunks])
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
         self._case_ids = {c.id for c in cases}
-        self._embed_lock = threading.Lock()
+        # Encoders and late scoring run one request at a time: they keep both cores busy, and
+        # interleaving them stalls e5's OpenMP threads (eval/bench_http.py at concurrency 8).
+        self._cpu_lock = threading.Lock()
+        self._blas = ThreadpoolController()
 
     @property
     def embedder_name(self) -> str:
@@ -116,21 +125,28 @@ class Searcher:
         retriever = retriever or self.retriever
         if retriever not in RETRIEVERS:
             raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")
-        if retriever == "sparse" and self.sparse is None:
-            raise ValueError("this index has no sparse vectors (TOUYAN_SPARSE=none)")
+        if retriever in ("sparse", "late") and self.tokens is None:
+            raise ValueError(f"this index has no e5 token vectors for the {retriever} retriever (TOUYAN_SPARSE=none)")
         allowed = self._allowed(case_id, page)
         if allowed is not None and not allowed.any():
             return []
         depth = max(CANDIDATES, top_k)
+        hybrid_tokens = retriever == "hybrid" and self.tokens is not None
         lists = {
             "dense": self._dense(query, depth, allowed) if retriever in ("dense", "hybrid") else {},
-            "sparse": self._sparse(query, depth, allowed) if retriever == "sparse" or (retriever == "hybrid" and self.sparse) else {},
+            "sparse": self._sparse(query, depth, allowed) if retriever == "sparse" or hybrid_tokens else {},
             "bm25": self._bm25(query, depth, allowed) if retriever in ("bm25", "hybrid") else {},
         }
+        if retriever == "late":
+            lists["late"] = self._late(query, depth, allowed)
+        elif hybrid_tokens:  # late interaction rescores the pooled candidates of the other three
+            lists["late"] = self._late_of(query, sorted(set().union(*lists.values())))
+        else:
+            lists["late"] = {}
         scored = self._fuse(query, lists) if retriever == "hybrid" else lists[retriever]
         best = sorted(scored, key=lambda i: -scored[i])[:top_k]
         return [
-            Hit(rank, self._chunks[i], float(scored[i]), lists["dense"].get(i), lists["sparse"].get(i), lists["bm25"].get(i))
+            Hit(rank, self._chunks[i], float(scored[i]), lists["dense"].get(i), lists["sparse"].get(i), lists["late"].get(i), lists["bm25"].get(i))
             for rank, i in enumerate(best, 1)
         ]
 
@@ -152,15 +168,36 @@ class Searcher:
 
     def _query_vector(self, query: str) -> np.ndarray:
         """The query's dense vector; the last one is kept, as answering a question asks for it again."""
-        with self._embed_lock:
+        with self._cpu_lock:
             if self._last_query is None or self._last_query[0] != query:
                 self._last_query = (query, self.embedder.encode_queries([query]))
             return self._last_query[1]
 
+    def _token_encoding(self, query: str) -> TokenEncoding:
+        """The query's e5 token encoding, kept for the next channel that asks for it."""
+        with self._cpu_lock:
+            if self._last_tokens is None or self._last_tokens[0] != query:
+                self._last_tokens = (query, self.tokens.encode_query(query))
+            return self._last_tokens[1]
+
     def _sparse(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
-        with self._embed_lock:
-            vector = self.sparse.encode_query(query)
-        return self._top(self.stored.sparse.scores(vector), depth, allowed)
+        return self._top(self.stored.sparse.scores(self._token_encoding(query).sparse), depth, allowed)
+
+    def _late(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
+        rows = np.arange(len(self._chunks)) if allowed is None else np.flatnonzero(allowed)
+        scores = np.zeros(len(self._chunks), np.float32)
+        scores[rows] = self._late_scores(query, rows)
+        return self._top(scores, depth, allowed)
+
+    def _late_of(self, query: str, rows: list[int]) -> dict[int, float]:
+        return {i: float(v) for i, v in zip(rows, self._late_scores(query, np.array(rows, dtype=np.int64)))}
+
+    def _late_scores(self, query: str, rows: np.ndarray) -> np.ndarray:
+        encoding = self._token_encoding(query)
+        tokens = self.stored.late.query_tokens(encoding.tokens, encoding.ids)
+        # One BLAS thread: more spin against e5's OpenMP threads on two cores (eval/bench_search.py).
+        with self._cpu_lock, self._blas.limit(limits=1, user_api="blas"):
+            return self.stored.late.scores(tokens, rows)
 
     def _dense(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
         params = None
@@ -214,7 +251,7 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
     """Load the index for these settings, building or refreshing it first when needed."""
     say = progress or log.info
     embedder = load_embedder(settings.embedder, settings.threads)
-    sparse = load_sparse_encoder(settings.sparse, settings.threads)
+    tokens = load_token_encoder(settings.sparse, settings.threads)
     last = [-1]
 
     def on_embed(done: int, total: int) -> None:
@@ -223,9 +260,9 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
             last[0] = step
             say(f"embedding passages: {done}/{total}")
 
-    stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, sparse)
+    stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, tokens)
     for err in corpus.errors:
         say(f"skipped {err.source}: {err.reason}")
-    encoders = embedder.name + (f" + {sparse.name}" if sparse else "")
+    encoders = embedder.name + (f" + {tokens.name}" if tokens else "")
     say(f"index {'built (' + reason + ')' if reason else 'loaded'}: {len(stored.chunks)} passages, {len(corpus.cases)} cases, {encoders}")
-    return Searcher(stored, embedder, corpus.cases, settings.retriever, settings.fusion, sparse)
+    return Searcher(stored, embedder, corpus.cases, settings.retriever, settings.fusion, tokens)

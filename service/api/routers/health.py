@@ -15,7 +15,7 @@ def health(searcher: SearcherDep, answerer: AnswererDep) -> HealthResponse:
         cases=len(searcher.cases),
         chunks=searcher.chunk_count,
         embedder=searcher.embedder_name,
-        sparse=searcher.sparse.name if searcher.sparse else None,
+        sparse=searcher.tokens.name if searcher.tokens else None,
         answerer=type(answerer).__name__,
     )
 
