@@ -201,3 +201,19 @@ def test_search_cli_json(tmp_path):
     )
     results = json.loads(out.stdout)["results"]
     assert len(results) == 3 and results[0]["case_title"].startswith("江洲村")
+
+
+@pytest.mark.parametrize(
+    ("global_flags", "search_flags", "message"),
+    [
+        (["--embedder", "nope"], [], "unknown embedder 'nope'"),
+        (["--sparse", "none"], ["--retriever", "late"], "no e5 token vectors"),
+    ],
+)
+def test_search_cli_reports_bad_settings_in_one_line(tmp_path, global_flags, search_flags, message):
+    out = subprocess.run(
+        [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), *global_flags,
+         "search", *search_flags, "江洲村"],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr

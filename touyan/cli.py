@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings().with_overrides(corpus_dir=args.corpus, index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
     try:
         return args.func(settings, args)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:  # a missing folder, an unknown spec, a retriever the index lacks
         print(f"error: {e}", file=sys.stderr)
         return 2
 
