@@ -24,13 +24,18 @@ MIN_PASSAGES = 50
 
 
 class LateIndex:
-    """All passages' token vectors in one matrix; passage i owns rows offsets[i]:offsets[i+1].
+    """All passages' token vectors in one float32 matrix; passage i owns rows offsets[i]:offsets[i+1].
 
-    float16 on disk, float32 in memory: converting per query would cost more than scoring.
+    Saved as a plain .npy that loading memory-maps: a query reads only its candidates'
+    blocks, and the operating system keeps in memory what queries touch, however large
+    the corpus grows (float32, as converting per query would cost more than scoring).
     """
 
+    VECTORS = "late_vectors.npy"
+    META = "late.npz"
+
     def __init__(self, vectors: np.ndarray, offsets: np.ndarray, common: np.ndarray):
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.vectors = vectors if vectors.dtype == np.float32 else vectors.astype(np.float32)
         self.offsets = offsets
         self.common = common
 
@@ -78,10 +83,12 @@ class LateIndex:
                 out[positions[filled]] = np.maximum.reduceat(sims, offsets[:-1][filled], axis=1).mean(axis=0)
         return out
 
-    def save(self, path: Path) -> None:
-        write_atomic(path, lambda f: np.savez(f, vectors=self.vectors.astype(np.float16), offsets=self.offsets, common=self.common))
+    def save(self, folder: Path) -> None:
+        write_atomic(folder / self.VECTORS, lambda f: np.save(f, np.ascontiguousarray(self.vectors)))
+        write_atomic(folder / self.META, lambda f: np.savez(f, offsets=self.offsets, common=self.common))
 
     @classmethod
-    def load(cls, path: Path) -> LateIndex:
-        with np.load(path, allow_pickle=False) as z:
-            return cls(z["vectors"], z["offsets"], z["common"])
+    def load(cls, folder: Path) -> LateIndex:
+        with np.load(folder / cls.META, allow_pickle=False) as z:
+            offsets, common = z["offsets"], z["common"]
+        return cls(np.load(folder / cls.VECTORS, mmap_mode="r"), offsets, common)

@@ -23,7 +23,7 @@ from index.models import Chunk
 from index.late import LateIndex
 from index.sparse import SparseIndex
 
-FORMAT = 4
+FORMAT = 5
 CURRENT = "CURRENT"
 
 
@@ -78,7 +78,7 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     if stored.sparse is not None:
         stored.sparse.save(folder / "sparse.npz")
     if stored.late is not None:
-        stored.late.save(folder / "late.npz")
+        stored.late.save(folder)
     np.savez(folder / "sentences.npz", spans=stored.sentences.spans, vectors=stored.sentences.vectors)
     stored.bm25.save(folder / "bm25.npz")
     (folder / "manifest.json").write_bytes(_json(asdict(stored.manifest)))
@@ -122,7 +122,7 @@ def load_index(index_dir: Path) -> StoredIndex:
         vectors=np.load(folder / "vectors.npy"),
         faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
         sparse=SparseIndex.load(folder / "sparse.npz") if manifest.tokens else None,
-        late=LateIndex.load(folder / "late.npz") if manifest.tokens else None,
+        late=LateIndex.load(folder) if manifest.tokens else None,
         sentences=_load_sentences(folder / "sentences.npz"),
         bm25=BM25.load(folder / "bm25.npz"),
         user_words=json.loads((folder / "user_words.json").read_text()),
