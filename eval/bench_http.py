@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
-from eval.run import load_questions
+from eval.gold import load_questions
 from eval.serve_process import ServeProcess
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -18,7 +18,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from eval.run import load_questions
+from eval.gold import load_questions
 from index.build import Indexer, make_faiss, sentence_rows
 from index.corpus import load_corpus
 from index.chunk import SectionChunker

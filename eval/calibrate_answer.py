@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.run import QUESTIONS, Question, load_questions
+from eval.gold import QUESTIONS, Question, load_questions
 from index.tokenize import normalize
 from service.answer import ExtractiveAnswerer, is_latin, support_key
 from service.search import Searcher, open_searcher

@@ -1,75 +1,23 @@
 """Score every retriever and embedder on the gold question set (``touyan eval``).
 
 A retrieved passage is relevant when it belongs to a gold case and contains one of the
-question's evidence strings. Unanswerable questions have no relevant passage; they are
+question's evidence strings (eval/gold.py). Unanswerable questions have no relevant passage; they are
 scored by how well the top dense score separates them from answerable ones (AUC).
 """
 from __future__ import annotations
 
-import json
-import math
 import statistics
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
+from eval.gold import CATEGORIES, K, Question, Scores
 from index.text import fold
 from service.search import FUSIONS, Searcher, open_searcher
 from touyan.settings import Settings
 
-QUESTIONS = Path(__file__).with_name("questions.jsonl")
-CATEGORIES = ("fact", "paraphrase", "multi", "english", "unanswerable")
-K = 5
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    question: str
-    category: str
-    cases: list[str]
-    evidence: list[str]
-    answer: str = ""
-
-
-def load_questions(path: Path = QUESTIONS) -> list[Question]:
-    with path.open(encoding="utf-8") as f:
-        return [Question(**json.loads(line)) for line in f if line.strip()]
-
-
-def _squash(text: str) -> str:
-    return "".join(text.split())
-
-
 def relevant_chunks(q: Question, searcher: Searcher) -> set[str]:
     """Ids of the passages that answer ``q``: in a gold case and holding an evidence string."""
-    cases = {c.id for c in searcher.cases if any(fold(key) in fold(c.title) for key in q.cases)}
-    evidence = [_squash(e) for e in q.evidence]
-    return {c.id for c in searcher.stored.chunks if c.case_id in cases and any(e in _squash(c.text) for e in evidence)}
-
-
-@dataclass
-class Scores:
-    hit1: list[float] = field(default_factory=list)
-    hit3: list[float] = field(default_factory=list)
-    hit5: list[float] = field(default_factory=list)
-    mrr: list[float] = field(default_factory=list)
-    ndcg5: list[float] = field(default_factory=list)
-
-    def add(self, ranked: list[str], gold: set[str]) -> None:
-        first = next((r for r, cid in enumerate(ranked, 1) if cid in gold), None)
-        self.hit1.append(float(first is not None and first <= 1))
-        self.hit3.append(float(first is not None and first <= 3))
-        self.hit5.append(float(first is not None and first <= 5))
-        self.mrr.append(1 / first if first else 0.0)
-        dcg = sum(1 / math.log2(r + 1) for r, cid in enumerate(ranked[:K], 1) if cid in gold)
-        ideal = sum(1 / math.log2(r + 1) for r in range(1, min(len(gold), K) + 1))
-        self.ndcg5.append(dcg / ideal if ideal else 0.0)
-
-    def summary(self) -> dict:
-        n = len(self.hit1)
-        mean = lambda xs: round(sum(xs) / n, 3) if n else None  # noqa: E731
-        return {"n": n, "hit@1": mean(self.hit1), "hit@3": mean(self.hit3), "hit@5": mean(self.hit5), "mrr": mean(self.mrr), "ndcg@5": mean(self.ndcg5)}
+    cases = q.gold_cases(searcher.cases)
+    return {c.id for c in searcher.stored.chunks if c.case_id in cases and q.holds_evidence(c.text)}
 
 
 def auc(positives: list[float], negatives: list[float]) -> float | None:

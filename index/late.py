@@ -35,7 +35,7 @@ class LateIndex:
     META = "late.npz"
 
     def __init__(self, vectors: np.ndarray, offsets: np.ndarray, common: np.ndarray):
-        self.vectors = vectors if vectors.dtype == np.float32 else vectors.astype(np.float32)
+        self.vectors = vectors
         self.offsets = offsets
         self.common = common
 

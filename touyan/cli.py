@@ -125,7 +125,8 @@ def cmd_search(settings: Settings, args) -> int:
 
 
 def cmd_eval(settings: Settings, args) -> int:
-    from eval.run import format_table, load_questions, run_eval
+    from eval.gold import load_questions
+    from eval.run import format_table, run_eval
 
     questions = load_questions(args.questions) if args.questions else load_questions()
     rows = run_eval(settings, args.embedders.split(","), args.retrievers.split(","), questions, progress=lambda m: print(m, file=sys.stderr))

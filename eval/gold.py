@@ -1,0 +1,71 @@
+"""The gold question set and how a ranking is scored against it.
+
+A passage answers a question when it belongs to a gold case and contains one of the
+question's evidence strings. Nothing here imports the retrieval stack, so a script run
+outside Touyan's environment (eval/baseline_llamaindex.py) scores by the same rule.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.models import Case
+from index.text import fold
+
+QUESTIONS = Path(__file__).with_name("questions.jsonl")
+CATEGORIES = ("fact", "paraphrase", "multi", "english", "unanswerable")
+K = 5
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    category: str
+    cases: list[str]
+    evidence: list[str]
+    answer: str = ""
+
+    def gold_cases(self, cases: Iterable[Case]) -> set[str]:
+        """Ids of the cases whose title holds one of the question's case keys."""
+        return {c.id for c in cases if any(fold(key) in fold(c.title) for key in self.cases)}
+
+    def holds_evidence(self, text: str) -> bool:
+        squashed = _squash(text)
+        return any(_squash(e) in squashed for e in self.evidence)
+
+
+def load_questions(path: Path = QUESTIONS) -> list[Question]:
+    with path.open(encoding="utf-8") as f:
+        return [Question(**json.loads(line)) for line in f if line.strip()]
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
+
+
+@dataclass
+class Scores:
+    hit1: list[float] = field(default_factory=list)
+    hit3: list[float] = field(default_factory=list)
+    hit5: list[float] = field(default_factory=list)
+    mrr: list[float] = field(default_factory=list)
+    ndcg5: list[float] = field(default_factory=list)
+
+    def add(self, ranked: list[str], gold: set[str]) -> None:
+        first = next((r for r, cid in enumerate(ranked, 1) if cid in gold), None)
+        self.hit1.append(float(first is not None and first <= 1))
+        self.hit3.append(float(first is not None and first <= 3))
+        self.hit5.append(float(first is not None and first <= 5))
+        self.mrr.append(1 / first if first else 0.0)
+        dcg = sum(1 / math.log2(r + 1) for r, cid in enumerate(ranked[:K], 1) if cid in gold)
+        ideal = sum(1 / math.log2(r + 1) for r in range(1, min(len(gold), K) + 1))
+        self.ndcg5.append(dcg / ideal if ideal else 0.0)
+
+    def summary(self) -> dict:
+        n = len(self.hit1)
+        mean = lambda xs: round(sum(xs) / n, 3) if n else None  # noqa: E731
+        return {"n": n, "hit@1": mean(self.hit1), "hit@3": mean(self.hit3), "hit@5": mean(self.hit5), "mrr": mean(self.mrr), "ndcg@5": mean(self.ndcg5)}
