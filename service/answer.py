@@ -21,6 +21,7 @@ from typing import Protocol
 from index.models import Chunk
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
+from service.cues import Cues, holds_quantity, is_byline
 from service.search import Hit, Searcher
 from touyan.settings import Settings
 
@@ -28,7 +29,7 @@ from touyan.settings import Settings
 # cosine scale): the best cosine below which a (Chinese, English) question gets “not found”.
 # English questions get their own threshold because cross-lingual cosines run lower.
 MIN_SUPPORT: dict[str, tuple[float, float]] = {
-    "sparse:e5": (0.1897, 0.0939),
+    "sparse:e5": (0.1897, 0.0941),
     "dense:e5+use": (0.7586, 0.6452),
     "dense:e5": (0.8418, 0.7335),
     "dense:use": (0.0584, 0.0599),
@@ -36,14 +37,6 @@ MIN_SUPPORT: dict[str, tuple[float, float]] = {
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
-QUANTITY = re.compile(r"多少|几|多大|多长|多久|比例|how (?:many|much|long|often)", re.IGNORECASE)
-# A quantity: digits, or Chinese numerals with a measure word (not the 一 of 第一 or 统一).
-NUMBER = re.compile(r"\d|(?<!第)[一二两三四五六七八九十百千万]+[个项家名位次年月天户人件所条类大批轮]")
-# A question about the expert commentary (专家点评) is answered from commentary sections,
-# and one asking who wrote it by the commentary's byline (a line without sentence punctuation).
-COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
-WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
-SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
 # A question asking for several things (“哪些案例…”) may quote a sentence of each case.
 SEVERAL = re.compile(r"哪些|哪几|\bwhich\b", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 6
@@ -238,9 +231,7 @@ class ExtractiveAnswerer:
         words with the answer (paraphrases, English). Ties go to the higher-ranked passage
         and the earlier sentence.
         """
-        wants_number = bool(QUANTITY.search(question))
-        wants_commentary = bool(COMMENTARY.search(question))
-        wants_author = wants_commentary and bool(WHO.search(question))
+        cues = Cues.of(question)
         spans = [
             (hit, a, b, normalize(hit.chunk.text[a:b]))
             for hit in hits
@@ -254,9 +245,11 @@ class ExtractiveAnswerer:
         out = []
         for (hit, a, b, norm), words in zip(spans, held):
             score = sum(weight[t] for t in words) / total
-            score += 0.1 * (wants_number and bool(NUMBER.search(norm)))
-            if wants_commentary and hit.chunk.section_kind == "commentary":
-                score += 0.2 + 0.3 * (wants_author and not SENTENCE_MARK.search(norm))
+            # A count in the asked measure word (多少家 → “6000余家”) weighs more than any number:
+            # answers quoting the gold evidence 87 → 90 of 104 (questions.jsonl), 43 of 51 held out either way.
+            score += 0.1 * (cues.wants_quantity and holds_quantity(norm)) + 0.2 * cues.counts_held(norm)
+            if cues.about_commentary and hit.chunk.section_kind == "commentary":
+                score += 0.2 + 0.3 * (cues.wants_author and is_byline(norm))
             score += 0.05 / hit.rank
             out.append(_Sentence(hit, a, b, score, words))
         return self._add_similarity(question, out)

@@ -1,0 +1,102 @@
+"""What a question says about the text that answers it, beyond the words the two share.
+
+A question asking 多少家 is answered by a count of 家 (“6000余家企业”), one naming 点评 by
+the expert commentary, one asking who wrote the commentary by its byline. Ranking
+(service/search.py) and answering (service/answer.py) read the same cues.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from index.models import SectionKind
+
+# The numbers a question names (“321”机制, 2027年) should appear in its passage.
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+QUANTITY = re.compile(r"多少|几|多大|多长|多久|比例|how (?:many|much|long|often)", re.IGNORECASE)
+# 多少 or 几 as a question word, not the 几 of 十几年, 好几年 or 几乎.
+ASKS_COUNT = re.compile(r"多少|(?<![十好几百千万])几(?!乎)")
+HAN = re.compile(r"[\u4e00-\u9fff]")
+# Measure words that count the same things: how often (次, 回, 轮 …), people (人, 名, 位), money.
+SAME_COUNT = {c: group for group in ("次回轮趟遍场", "人名位") for c in group} | {"钱": "元"}
+# English has no measure words; the counted noun tells which one a Chinese answer uses.
+ENGLISH_COUNTS = {
+    "人名位": r"people|persons|employees|workers|staff|residents|members|experts|talents|scientists|farmers|visitors",
+    "家": r"enterprises|companies|firms|businesses|institutions|organi[sz]ations",
+    "次回轮场": r"times|rounds|meetings|sessions",
+    "项个": r"items|projects|measures|services|tasks",
+    "天": r"days",
+    "年": r"years",
+    "元": r"yuan|money",
+}
+HOW_MANY = re.compile(r"how (?:many|much)((?:\s+[\w'-]+){1,5})", re.IGNORECASE)
+# A count: digits or Chinese numerals, then 余/多/万…, an optional 个, and the measure word.
+COUNT = r"[0-9一二两三四五六七八九十百千万][\d.,]*(?:余|多|万|亿)*个?[{}]"
+# A quantity in a text: digits, or Chinese numerals with a measure word (not the 一 of 第一 or 统一).
+QUANTITY_TEXT = re.compile(r"\d|(?<!第)[一二两三四五六七八九十百千万]+[个项家名位次年月天户人件所条类大批轮]")
+SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
+    "commentary": re.compile(r"点评|commentary", re.IGNORECASE),
+    "preface": re.compile(r"序言|前言|preface", re.IGNORECASE),
+    "contents": re.compile(r"目录|contents", re.IGNORECASE),
+}
+# Words about the expert commentary, broader than its section kind: enough to ask who wrote it.
+COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
+WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
+SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
+
+
+@dataclass(frozen=True)
+class Cues:
+    numbers: frozenset[str]
+    counts: tuple[re.Pattern[str], ...]
+    wants_quantity: bool
+    kinds: frozenset[SectionKind]
+    about_commentary: bool
+    wants_author: bool
+
+    @classmethod
+    def of(cls, question: str) -> Cues:
+        kinds = frozenset(kind for kind, words in SECTION_KINDS.items() if words.search(question))
+        return cls(
+            numbers=frozenset(NUMBER.findall(question)),
+            counts=tuple(re.compile(COUNT.format(re.escape(units))) for units in _asked_units(question)),
+            wants_quantity=bool(QUANTITY.search(question)),
+            kinds=kinds,
+            about_commentary=bool(COMMENTARY.search(question)),
+            wants_author=bool(COMMENTARY.search(question) and WHO.search(question)),
+        )
+
+    def numbers_held(self, text: str) -> float:
+        """Share of the question's numbers that ``text`` holds."""
+        if not self.numbers:
+            return 0.0
+        return len(self.numbers & set(NUMBER.findall(text))) / len(self.numbers)
+
+    def counts_held(self, text: str) -> float:
+        """Share of the asked counts (多少家 …) that ``text`` holds a number of."""
+        if not self.counts:
+            return 0.0
+        return sum(bool(p.search(text)) for p in self.counts) / len(self.counts)
+
+
+def holds_quantity(text: str) -> bool:
+    return bool(QUANTITY_TEXT.search(text))
+
+
+def is_byline(line: str) -> bool:
+    """An author line (“浙江工商大学党委书记 郁建兴教授”): text without sentence punctuation."""
+    return bool(line.strip()) and not SENTENCE_MARK.search(line)
+
+
+def _asked_units(question: str) -> list[str]:
+    """The measure words a question counts in, each with those that count the same things."""
+    units = []
+    for m in ASKS_COUNT.finditer(question):
+        rest = question[m.end() :]
+        if rest[:1] == "个" and HAN.match(rest[1:2]):  # 多少个部门 counts 部门
+            rest = rest[1:]
+        if HAN.match(rest[:1]):
+            units.append(SAME_COUNT.get(rest[0], rest[0]))
+    for m in HOW_MANY.finditer(question):
+        units += [u for u, nouns in ENGLISH_COUNTS.items() if re.search(rf"\b(?:{nouns})\b", m.group(1), re.IGNORECASE)][:1]
+    return units

@@ -1,0 +1,40 @@
+"""Question cues: pure text rules, no index."""
+from __future__ import annotations
+
+import pytest
+
+from service.cues import Cues, is_byline
+
+
+@pytest.mark.parametrize(
+    "question, holds, lacks",
+    [
+        ("梦创社区服务多少家企业？", "服务62个园区、95幢楼宇、6000余家企业", "走访企业人才460人次"),
+        ("余杭“321”机制有多少部门参与？", "50个部门、12个镇街", "150余家机关"),
+        ("最后前后磨了多少回才谈拢？", "经过3轮全面走访", "3个社区"),
+        ("去年一共贷出来多少钱？", "授信120万元", "120家企业"),
+        ("紫金港科技城企业服务驿站提供几大增值服务专区？", "设立四大专区", "4个专区"),
+        ("How many unicorn companies has Binjiang cultivated?", "独角兽企业46家", "46个项目"),
+        ("How many people have the workshops employed?", "吸纳就业8500余人", "8500余家"),
+    ],
+)
+def test_a_count_in_the_asked_measure_word_is_held(question, holds, lacks):
+    cues = Cues.of(question)
+    assert cues.counts_held(holds) == 1.0 and cues.counts_held(lacks) == 0.0
+
+
+@pytest.mark.parametrize("question", ["哪个村几乎所有地都只能种粮？", "哪座城市连着十几年都被评为最舒心的地方？", "江洲村成立的强村公司叫什么名字？"])
+def test_questions_that_ask_no_count_have_none(question):
+    assert Cues.of(question).counts == ()
+
+
+def test_numbers_named_by_the_question():
+    cues = Cues.of("紫金港计划到2027年成交多少项产权？")
+    assert cues.numbers_held("到2027年，成交1000项") == 1.0 and cues.numbers_held("2023年") == 0.0
+
+
+def test_who_wrote_the_commentary_wants_its_byline():
+    cues = Cues.of("钱塘案例的专家点评是谁写的？")
+    assert cues.kinds == {"commentary"} and cues.wants_author
+    assert not Cues.of("钱塘有多少个行政村？").wants_author
+    assert is_byline("浙江工商大学党委书记 郁建兴教授") and not is_byline("营商环境是一个国家和地区的重要软实力，")
