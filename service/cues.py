@@ -30,6 +30,8 @@ ENGLISH_COUNTS = {
     "元": r"yuan|money",
 }
 HOW_MANY = re.compile(r"how (?:many|much)((?:\s+[\w'-]+){1,5})", re.IGNORECASE)
+# A question asks for a few counts at most; more would only be a long text to match.
+MAX_COUNTS = 4
 # A count: digits or Chinese numerals, then 余/多/万…, an optional 个, and the measure word.
 COUNT = r"[0-9一二两三四五六七八九十百千万][\d.,]*(?:余|多|万|亿)*个?[{}]"
 # A quantity in a text: digits, or Chinese numerals with a measure word (not the 一 of 第一 or 统一).
@@ -47,6 +49,8 @@ SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
 
 @dataclass(frozen=True)
 class Cues:
+    """Read once from a question; ``numbers_held`` and ``counts_held`` score a passage or sentence."""
+
     numbers: frozenset[str]
     counts: tuple[re.Pattern[str], ...]
     wants_quantity: bool
@@ -89,7 +93,7 @@ def is_byline(line: str) -> bool:
 
 
 def _asked_units(question: str) -> list[str]:
-    """The measure words a question counts in, each with those that count the same things."""
+    """The measure words a question counts in, each with those that count the same things, once."""
     units = []
     for m in ASKS_COUNT.finditer(question):
         rest = question[m.end() :]
@@ -99,4 +103,4 @@ def _asked_units(question: str) -> list[str]:
             units.append(SAME_COUNT.get(rest[0], rest[0]))
     for m in HOW_MANY.finditer(question):
         units += [u for u, nouns in ENGLISH_COUNTS.items() if re.search(rf"\b(?:{nouns})\b", m.group(1), re.IGNORECASE)][:1]
-    return units
+    return list(dict.fromkeys(units))[:MAX_COUNTS]

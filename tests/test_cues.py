@@ -38,3 +38,8 @@ def test_who_wrote_the_commentary_wants_its_byline():
     assert cues.kinds == {"commentary"} and cues.wants_author
     assert not Cues.of("钱塘有多少个行政村？").wants_author
     assert is_byline("浙江工商大学党委书记 郁建兴教授") and not is_byline("营商环境是一个国家和地区的重要软实力，")
+
+
+def test_a_question_keeps_a_few_counts_however_many_it_asks():
+    question = "".join(f"多少{chr(0x4E00 + i)}" for i in range(200))
+    assert len(Cues.of(question).counts) == 4 and len(Cues.of("多少家多少家多少家").counts) == 1
