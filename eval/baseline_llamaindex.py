@@ -38,7 +38,7 @@ from index.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-QUESTION_FILES = [ROOT / "eval" / "questions.jsonl", ROOT / "eval" / "heldout.jsonl"]
+QUESTION_FILES = [ROOT / "eval" / name for name in ("questions.jsonl", "heldout.jsonl", "blind.jsonl")]
 SUB_K = 10  # candidates each retriever hands to the fusion
 
 # One token per CJK character; runs of other word characters (latin words, digits) as one
