@@ -14,8 +14,8 @@ from index.models import SectionKind
 # The numbers a question names (“321”机制, 2027年) should appear in its passage.
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 QUANTITY = re.compile(r"多少|几|多大|多长|多久|比例|how (?:many|much|long|often)", re.IGNORECASE)
-# 多少 or 几 as a question word, not the 几 of 十几年, 好几年 or 几乎.
-ASKS_COUNT = re.compile(r"多少|(?<![十好几百千万])几(?!乎)")
+# 多少 or 几 asking how many: not the 几 of 十几年, 好几年 or 几乎, nor 哪几 (which ones).
+ASKS_COUNT = re.compile(r"多少|(?<![十好几百千万哪])几(?!乎)")
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # Measure words that count the same things: how often (次, 回, 轮 …), people (人, 名, 位), money.
 SAME_COUNT = {c: group for group in ("次回轮趟遍场", "人名位") for c in group} | {"钱": "元"}

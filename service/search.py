@@ -37,14 +37,15 @@ WEIGHTS_WITHOUT_TOKENS = {"dense": 0.65, "bm25": 0.35}
 # Cues (service/cues.py) add a share of the best fused score: a passage holding the numbers the
 # question names, or a count in the measure word it asks for (多少家 → “6000余家”), gains up
 # to 0.1 each; one of the section kind the question names (“…的专家点评是谁写的？”, “according
-# to the preface”) 0.3; a commentary's byline, when the question asks who wrote it, 0.3 more.
+# to the preface”) 0.3; a commentary's byline, when the question asks who wrote it, 0.1 more.
 # Kinds: eval/questions.jsonl hit@1 0.800 → 0.829, eval/heldout.jsonl unchanged at 0.784.
-# Counts and bylines: 0.886 → 0.924 and 0.863 unchanged (0.05–0.3 measure the same; the byline
-# bonus is 0.3 for TOUYAN_EMBEDDER=e5, 0.876 → 0.886).
+# Counts and bylines: 0.886 → 0.924 and 0.863 unchanged (0.05–0.3 measure the same). A larger
+# byline bonus lifts every case's byline over the asked case's other passages, and the answer's
+# support with them (service/answer.py).
 NUMBER_BONUS = 0.1
 COUNT_BONUS = 0.1
 KIND_BONUS = 0.3
-AUTHOR_BONUS = 0.3
+AUTHOR_BONUS = 0.1
 
 
 @dataclass(frozen=True)

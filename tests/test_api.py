@@ -117,6 +117,11 @@ def test_search_in_english(client):
     assert any("6000余家企业" in r["text"] for r in results)
 
 
+def test_search_for_who_wrote_a_commentary_puts_its_byline_first(client):
+    top = client.post("/search", json={"query": "钱塘案例的专家点评是谁写的？", "top_k": 1}).json()["results"][0]
+    assert "郁建兴" in top["text"]
+
+
 # ---------------------------------------------------------------------------- ask
 
 def test_ask_contract(client):

@@ -23,7 +23,7 @@ def test_a_count_in_the_asked_measure_word_is_held(question, holds, lacks):
     assert cues.counts_held(holds) == 1.0 and cues.counts_held(lacks) == 0.0
 
 
-@pytest.mark.parametrize("question", ["哪个村几乎所有地都只能种粮？", "哪座城市连着十几年都被评为最舒心的地方？", "江洲村成立的强村公司叫什么名字？"])
+@pytest.mark.parametrize("question", ["哪个村几乎所有地都只能种粮？", "哪座城市连着十几年都被评为最舒心的地方？", "公司是由哪几个村共同组建的？", "江洲村成立的强村公司叫什么名字？"])
 def test_questions_that_ask_no_count_have_none(question):
     assert Cues.of(question).counts == ()
 
