@@ -60,14 +60,14 @@ class Cues:
 
     @classmethod
     def of(cls, question: str) -> Cues:
-        kinds = frozenset(kind for kind, words in SECTION_KINDS.items() if words.search(question))
+        about_commentary = bool(COMMENTARY.search(question))
         return cls(
             numbers=frozenset(NUMBER.findall(question)),
             counts=tuple(re.compile(COUNT.format(re.escape(units))) for units in _asked_units(question)),
             wants_quantity=bool(QUANTITY.search(question)),
-            kinds=kinds,
-            about_commentary=bool(COMMENTARY.search(question)),
-            wants_author=bool(COMMENTARY.search(question) and WHO.search(question)),
+            kinds=frozenset(kind for kind, words in SECTION_KINDS.items() if words.search(question)),
+            about_commentary=about_commentary,
+            wants_author=about_commentary and bool(WHO.search(question)),
         )
 
     def numbers_held(self, text: str) -> float:
