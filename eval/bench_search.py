@@ -24,7 +24,7 @@ from index.corpus import load_corpus
 from index.chunk import SectionChunker
 from index.embed import Embedder
 from index.e5_tokens import TokenEncoder
-from service.search import RETRIEVERS, Searcher
+from service.search import Searcher
 from touyan.settings import Settings
 
 
@@ -34,9 +34,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def bench_queries(searcher: Searcher, questions: list[str], rounds: int) -> dict:
     out = {}
-    for retriever in RETRIEVERS:
-        if retriever in ("sparse", "late") and searcher.tokens is None:
-            continue
+    for retriever in searcher.retrievers:
         searcher.search(questions[0], 5, retriever=retriever)  # warm up
         times = []
         for _ in range(rounds):

