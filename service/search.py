@@ -19,6 +19,7 @@ from index.store import StoredIndex
 from index.tokenize import Tokenizer
 from index.transliterate import PinyinNames
 from service.cues import Cues, is_byline
+from service.query import clean_query
 from touyan.settings import Settings
 
 log = logging.getLogger("touyan.search")
@@ -131,6 +132,11 @@ class Searcher:
         page: int | None = None,
         retriever: str | None = None,
     ) -> list[Hit]:
+        query = clean_query(query)
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1 (got {top_k})")
+        if page is not None and page < 0:
+            raise ValueError(f"page must be 0 or more (got {page})")
         retriever = retriever or self.retriever
         if retriever not in RETRIEVERS:
             raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")

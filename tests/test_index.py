@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -190,6 +191,12 @@ def test_late_scores_of_a_filtered_search_stay_inside_the_filter(searcher, works
     assert any("烟雨桐洲" in h.chunk.text for h in hits) and all(0 < h.late <= 1 for h in hits)
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [({"query": " \n "}, "empty"), ({"top_k": 0}, "top_k"), ({"page": -1}, "page")])
+def test_the_engine_refuses_a_blank_question_and_options_out_of_range(searcher, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        searcher.search(**{"query": "江洲村", **kwargs})
+
+
 def test_open_searcher_uses_the_settings(tmp_path):
     settings = Settings(corpus_dir=SEEDS, index_dir=tmp_path / "idx", embedder="e5")
     lines = []
@@ -222,3 +229,25 @@ def test_search_cli_reports_bad_settings_in_one_line(tmp_path, global_flags, sea
         capture_output=True, text=True,
     )
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({}, ["search", "  "], "the question is empty"),
+        ({}, [b"search", b"\xff\xe6\xb1\x9f"], "not UTF-8"),
+        ({}, ["search", "x" * 1001], "longer than 1000"),
+        ({}, ["search", "--top-k", "0", "江洲村"], "--top-k: 0 is not in 1–50"),
+        ({}, ["search", "--page", "-1", "江洲村"], "--page: -1 is less than 0"),
+        ({"TOUYAN_TOP_K": "99"}, ["search", "江洲村"], "TOUYAN_TOP_K: Input should be less than or equal to 50"),
+        ({"TOUYAN_PORT": "http"}, ["serve"], "TOUYAN_PORT: Input should be a valid integer"),
+    ],
+)
+def test_cli_refuses_bad_input_before_opening_the_index(tmp_path, env, args, message):
+    out = subprocess.run(
+        [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), *args],
+        capture_output=True, env={**os.environ, **env},
+    )
+    stderr = out.stderr.decode()
+    assert out.returncode == 2 and message in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "idx").exists()

@@ -7,6 +7,9 @@ import signal
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from service.query import MAX_TOP_K, clean_query
 from touyan.settings import Settings
 
 
@@ -60,6 +63,7 @@ def cmd_chunks(settings: Settings, args) -> int:
         print(f"    {c.text}")
     return 0
 
+
 def _progress_bar():
     """An embedding progress callback that draws a bar on stderr."""
     from tqdm import tqdm
@@ -107,13 +111,14 @@ def _open_searcher(settings: Settings):
 
 
 def cmd_search(settings: Settings, args) -> int:
+    question = clean_query(args.question)  # refused before the index is opened
     searcher = _open_searcher(settings.with_overrides(retriever=args.retriever))
     if args.case and not searcher.has_case(args.case):
         print(f"error: unknown case id {args.case!r}; `touyan cases` lists them", file=sys.stderr)
         return 2
-    hits = searcher.search(args.question, args.top_k, case_id=args.case, page=args.page)
+    hits = searcher.search(question, args.top_k or settings.top_k, case_id=args.case, page=args.page)
     if args.json:
-        _print_json({"query": args.question, "results": [{"rank": h.rank, "score": h.score, **h.chunk.to_dict()} for h in hits]})
+        _print_json({"query": question, "results": [{"rank": h.rank, "score": h.score, **h.chunk.to_dict()} for h in hits]})
         return 0
     if not hits:
         print("no passages found")
@@ -144,6 +149,21 @@ def cmd_serve(settings: Settings, args) -> int:
     return 0
 
 
+def _int_in(low: int, high: int | None):
+    """An argparse type: an integer from low to high (no upper bound when None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}–{high}" if high is not None else f"{value} is less than {low}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touyan", description="Touyan (头雁): Chinese semantic search and QA over reform-case reports.")
     parser.add_argument("--corpus", type=Path, help="folder of report files (env TOUYAN_CORPUS_DIR, default seeds/)")
@@ -167,9 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="the passages that best answer a question")
     p.add_argument("question")
     p.add_argument("--retriever", choices=["hybrid", "dense", "sparse", "late", "bm25"], help="default hybrid (env TOUYAN_RETRIEVER)")
-    p.add_argument("--top-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--top-k", type=_int_in(1, MAX_TOP_K), help=f"how many passages, 1–{MAX_TOP_K} (env TOUYAN_TOP_K, default 5)")
     p.add_argument("--case", help="only passages of this case id (see `touyan cases`)")
-    p.add_argument("--page", type=int, help="only passages on this page (版)")
+    p.add_argument("--page", type=_int_in(0, None), help="only passages on this page (版)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 
@@ -182,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the HTTP API and chat page (builds the index on first start)")
     p.add_argument("--host", help="interface to listen on (env TOUYAN_HOST, default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to listen on (env TOUYAN_PORT, default 8000)")
+    p.add_argument("--port", type=_int_in(1, 65535), help="port to listen on (env TOUYAN_PORT, default 8000)")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -190,10 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `touyan chunks | head` ends quietly
     args = build_parser().parse_args(argv)
-    settings = Settings().with_overrides(corpus_dir=args.corpus, index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
     try:
+        settings = Settings().with_overrides(corpus_dir=args.corpus, index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
         return args.func(settings, args)
-    except (FileNotFoundError, ValueError) as e:  # a missing folder, an unknown spec, a retriever the index lacks
+    except ValidationError as e:  # a TOUYAN_* variable out of range or of the wrong type
+        for err in e.errors():
+            name = "_".join(str(part) for part in err["loc"]).upper()
+            print(f"error: TOUYAN_{name}: {err['msg']}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as e:  # a missing folder, an unknown spec, a retriever the index lacks, a blank question
         print(f"error: {e}", file=sys.stderr)
         return 2
 

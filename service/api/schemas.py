@@ -7,32 +7,13 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from service.answer import Answer, Citation
+from service.query import MAX_QUERY_CHARS, MAX_TOP_K, clean_query, valid_unicode
 from service.search import Hit
 
-MAX_QUERY_CHARS = 1000
 MODEL_ID = "touyan"
 
-
-def _valid_unicode(value: str) -> str:
-    """JSON can carry lone surrogates (\\ud800), which no model or encoder accepts."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
-    return value
-
-
-def _question_text(value: str) -> str:
-    value = _valid_unicode(value).strip()
-    if not value:
-        raise ValueError("must not be empty or only whitespace")
-    if len(value) > MAX_QUERY_CHARS:
-        raise ValueError(f"must be at most {MAX_QUERY_CHARS} characters (got {len(value)})")
-    return value
-
-
-QueryText = Annotated[str, Field(strict=True), AfterValidator(_question_text)]
-TopK = Annotated[int, Field(strict=True, ge=1, le=50, description="how many passages, 1–50 (default: TOUYAN_TOP_K, 5)")]
+QueryText = Annotated[str, Field(strict=True), AfterValidator(clean_query)]
+TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K, description=f"how many passages, 1–{MAX_TOP_K} (default: TOUYAN_TOP_K, 5)")]
 Page = Annotated[int, Field(strict=True, ge=0, le=9999, description="only passages of this 版 (page) number")]
 
 
@@ -214,7 +195,7 @@ class ChatRequest(BaseModel):
 
     @model_validator(mode="after")
     def has_user_question(self) -> ChatRequest:
-        users = [_valid_unicode(m.text()) for m in self.messages if m.role == "user" and m.text().strip()]
+        users = [valid_unicode(m.text()) for m in self.messages if m.role == "user" and m.text().strip()]
         if not users:
             raise ValueError("messages must contain a user message with non-empty text")
         if len(users[-1].strip()) > MAX_QUERY_CHARS:

@@ -1,0 +1,25 @@
+"""What a question and its options may be: one rule for the HTTP API, the `touyan` command
+and the engine, so a blank question or a lone surrogate is refused the same way everywhere."""
+from __future__ import annotations
+
+MAX_QUERY_CHARS = 1000
+MAX_TOP_K = 50
+
+
+def valid_unicode(text: str) -> str:
+    """JSON can carry lone surrogates (\\ud800), and a command line undecodable bytes; no encoder takes either."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (it holds a lone surrogate: bytes that are not UTF-8)") from None
+    return text
+
+
+def clean_query(text: str) -> str:
+    """The question stripped of surrounding space; a ValueError says what is wrong with it."""
+    text = valid_unicode(text).strip()
+    if not text:
+        raise ValueError("the question is empty or only whitespace")
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValueError(f"the question is longer than {MAX_QUERY_CHARS} characters ({len(text)})")
+    return text
