@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.models import Case
+from index.models import Case, Chunk
 from index.text import fold
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 CATEGORIES = ("fact", "paraphrase", "multi", "english", "unanswerable")
 K = 5
+FIELDS = "id, question, category, cases, evidence and optionally answer"
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,33 @@ class Question:
         """Ids of the cases whose title holds one of the question's case keys."""
         return {c.id for c in cases if any(fold(key) in fold(c.title) for key in self.cases)}
 
+    def answering(self, cases: Iterable[Case], chunks: Iterable[Chunk]) -> set[str]:
+        """Ids of the passages that answer this question: in a gold case and holding an evidence string."""
+        gold = self.gold_cases(cases)
+        return {c.id for c in chunks if c.case_id in gold and self.holds_evidence(c.text)}
+
     def holds_evidence(self, text: str) -> bool:
         squashed = _squash(text)
         return any(_squash(e) in squashed for e in self.evidence)
 
 
 def load_questions(path: Path = QUESTIONS) -> list[Question]:
+    """The questions of a JSON-lines file; a bad line is a ValueError naming the file and line."""
+    questions = []
     with path.open(encoding="utf-8") as f:
-        return [Question(**json.loads(line)) for line in f if line.strip()]
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                question = Question(**json.loads(line.strip()))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path} line {number}: not JSON ({e.msg} at column {e.colno})") from None
+            except TypeError:
+                raise ValueError(f"{path} line {number}: a question is an object with {FIELDS}") from None
+            if question.category not in CATEGORIES:
+                raise ValueError(f"{path} line {number}: category {question.category!r} is not one of {', '.join(CATEGORIES)}")
+            questions.append(question)
+    return questions
 
 
 def _squash(text: str) -> str:

@@ -14,11 +14,6 @@ from index.text import fold
 from service.search import FUSIONS, RETRIEVERS, Searcher, open_searcher
 from touyan.settings import Settings
 
-def relevant_chunks(q: Question, searcher: Searcher) -> set[str]:
-    """Ids of the passages that answer ``q``: in a gold case and holding an evidence string."""
-    cases = q.gold_cases(searcher.cases)
-    return {c.id for c in searcher.stored.chunks if c.case_id in cases and q.holds_evidence(c.text)}
-
 
 def auc(positives: list[float], negatives: list[float]) -> float | None:
     """Chance that an answerable question's top score beats an unanswerable one's."""
@@ -31,7 +26,7 @@ def auc(positives: list[float], negatives: list[float]) -> float | None:
 def evaluate(searcher: Searcher, questions: list[Question], retriever: str) -> dict:
     by_category: dict[str, Scores] = {}
     overall = Scores()
-    latencies, top_answerable, top_unanswerable = [], [], []
+    latencies, top_answerable, top_unanswerable, unjudged = [], [], [], []
     for q in questions:
         start = time.perf_counter()
         hits = searcher.search(q.question, K, retriever=retriever)
@@ -44,7 +39,9 @@ def evaluate(searcher: Searcher, questions: list[Question], retriever: str) -> d
         if top is not None:
             top_answerable.append(top)
         ranked = [h.chunk.id for h in hits]
-        gold = relevant_chunks(q, searcher)
+        gold = q.answering(searcher.cases, searcher.stored.chunks)
+        if not gold:
+            unjudged.append(q.id)
         by_category.setdefault(q.category, Scores()).add(ranked, gold)
         overall.add(ranked, gold)
     lengths = sorted(len(c.text) for c in searcher.stored.chunks)
@@ -54,11 +51,15 @@ def evaluate(searcher: Searcher, questions: list[Question], retriever: str) -> d
         "unanswerable_auc": auc(top_answerable, top_unanswerable),
         "median_latency_ms": round(statistics.median(latencies), 2),
         "median_passage_chars": lengths[len(lengths) // 2],
+        "no_answering_passage": unjudged,
     }
 
 
 def run_eval(settings: Settings, embedders: list[str], retrievers: list[str], questions: list[Question], progress=None) -> list[dict]:
     """One row per embedder × retriever (hybrid once per fusion method), each embedder in its own index folder."""
+    unknown = [r for r in retrievers if r not in RETRIEVERS]
+    if unknown:
+        raise ValueError(f"unknown retriever {', '.join(unknown)}: expected some of {', '.join(RETRIEVERS)}")
     rows = []
     for spec in embedders:
         index_dir = settings.index_dir
@@ -66,7 +67,7 @@ def run_eval(settings: Settings, embedders: list[str], retrievers: list[str], qu
             index_dir = index_dir.with_name(f"{index_dir.name}-{fold(spec)}-{settings.sparse}")
         base = open_searcher(settings.with_overrides(embedder=spec, index_dir=index_dir), progress)
         for retriever in retrievers:
-            if retriever in RETRIEVERS and retriever not in base.retrievers:  # an unknown name still fails in search
+            if retriever not in base.retrievers:
                 continue
             if retriever != "hybrid":
                 rows.append({"embedder": spec, "retriever": retriever, **evaluate(base, questions, retriever)})
@@ -86,4 +87,6 @@ def format_table(rows: list[dict]) -> str:
         lines.append(
             f"{'':<10} {'':<16} unanswerable AUC {row['unanswerable_auc']}  median latency {row['median_latency_ms']} ms  median passage {row['median_passage_chars']} chars"
         )
+        if row["no_answering_passage"]:  # scored as misses: the corpus or chunking changed under the question set
+            lines.append(f"{'':<10} {'':<16} warning: no passage holds the evidence of {', '.join(row['no_answering_passage'])}")
     return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""The eval: its question sets fit the corpus, its scores are right, `touyan eval` runs end to end."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from eval.gold import CATEGORIES, Scores, load_questions
+from index.text import fold
+from tests.conftest import ROOT, SEEDS
+
+SETS = sorted((ROOT / "eval").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_every_evidence_string_is_in_a_passage_of_its_case(path, corpus, chunks):
+    questions = load_questions(path)
+    assert len(questions) >= 50 and len({q.id for q in questions}) == len(questions)
+    assert {q.category for q in questions} == set(CATEGORIES)
+    for q in questions:
+        if q.category == "unanswerable":
+            continue
+        for key in q.cases:
+            assert sum(fold(key) in fold(c.title) for c in corpus.cases) == 1, (q.id, key)
+        gold = q.gold_cases(corpus.cases)
+        headings = [s.title for c in corpus.cases if c.id in gold for s in c.sections]
+        for evidence in q.evidence:  # a heading is no passage's text, but it does name what its section says
+            in_passage = any(c.case_id in gold and "".join(evidence.split()) in "".join(c.text.split()) for c in chunks)
+            assert in_passage or evidence in headings, (q.id, evidence)
+        assert q.answering(corpus.cases, chunks), q.id
+
+
+def test_scores_count_the_first_answering_rank():
+    scores = Scores()
+    scores.add(["a", "b", "c"], {"b"})
+    scores.add(["a", "b", "c", "d", "e"], {"z"})
+    scores.add(["x", "a"], {"x", "y"})
+    summary = scores.summary()
+    assert summary["n"] == 3
+    assert (summary["hit@1"], summary["hit@3"], summary["hit@5"]) == (0.333, 0.667, 0.667)
+    assert summary["mrr"] == 0.5
+    ndcg = [1 / math.log2(3), 0, 1 / (1 + 1 / math.log2(3))]
+    assert summary["ndcg@5"] == round(sum(ndcg) / 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "x"', "line 2: not JSON"),
+        ('["x"]', "line 2: a question is an object with id, question"),
+        ('{"id": "x", "question": "q"}', "line 2: a question is an object with id, question"),
+        ('{"id": "x", "question": "q", "category": "facts", "cases": [], "evidence": []}', "line 2: category 'facts'"),
+    ],
+)
+def test_a_bad_question_line_is_named(tmp_path, line, message):
+    path = tmp_path / "q.jsonl"
+    path.write_text((SETS[0].read_text(encoding="utf-8").splitlines()[0]) + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_questions(path)
+
+
+def test_eval_cli_prints_the_table_and_writes_json(tmp_path):
+    lines = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    picked = [line for line in lines if '"fact"' in line][:3] + [line for line in lines if '"unanswerable"' in line][:2]
+    (tmp_path / "q.jsonl").write_text("\n".join(picked) + "\n", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), "eval",
+         "--embedders", "use", "--retrievers", "bm25,hybrid", "--questions", str(tmp_path / "q.jsonl"), "--json", str(tmp_path / "t.json")],
+        capture_output=True, text=True, check=True,
+    )
+    assert "hit@1  hit@3  hit@5    mrr ndcg@5" in out.stdout and "unanswerable AUC" in out.stdout
+    rows = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    assert sorted(r["retriever"] for r in rows) == ["bm25", "hybrid-rrf", "hybrid-weighted"]
+    for row in rows:
+        assert row["answerable"]["n"] == 3 and row["by_category"]["fact"]["n"] == 3
+        assert row["median_latency_ms"] > 0 and row["median_passage_chars"] <= 300 and row["no_answering_passage"] == []
+    assert all(r["answerable"]["hit@5"] == 1.0 for r in rows if r["retriever"].startswith("hybrid"))
+
+
+def test_eval_cli_refuses_an_unknown_retriever_before_building_anything(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), "eval", "--retrievers", "bm25,nope"],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 2 and "unknown retriever nope" in out.stderr and not (tmp_path / "idx").exists()
