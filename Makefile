@@ -14,8 +14,8 @@ test: setup-dev browser
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
-# Installing compiles index/e5_tokens.c (setup.py), so a change to it reinstalls too.
-$(VENV)/.installed: pyproject.toml setup.py index/e5_tokens.c
+# Installing compiles index/e5_tokens.c and index/e5_matmul.c (setup.py), so a change to them reinstalls too.
+$(VENV)/.installed: pyproject.toml setup.py index/e5_tokens.c index/e5_matmul.c
 	python3 -m venv $(VENV)
 	$(PIP) install -e .
 	touch $@

