@@ -24,7 +24,8 @@ from pathlib import Path
 
 from eval.gold import QUESTIONS, Question, load_questions
 from index.tokenize import normalize
-from service.answer import ExtractiveAnswerer, is_latin, support_key
+from service.answer import ExtractiveAnswerer, support_key
+from service.cues import is_latin
 from service.search import Searcher, open_searcher
 from touyan.settings import Settings
 

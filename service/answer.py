@@ -21,7 +21,7 @@ from typing import Protocol
 from index.models import Chunk
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
-from service.cues import Cues, holds_quantity, is_byline
+from service.cues import Cues, holds_quantity, is_byline, is_latin
 from service.search import Hit, Searcher
 from touyan.settings import Settings
 
@@ -29,14 +29,12 @@ from touyan.settings import Settings
 # cosine scale): the best cosine below which a (Chinese, English) question gets “not found”.
 # English questions get their own threshold because cross-lingual cosines run lower.
 MIN_SUPPORT: dict[str, tuple[float, float]] = {
-    "sparse:e5": (0.1856, 0.0951),
+    "sparse:e5": (0.1856, 0.0945),
     "dense:e5+use": (0.7586, 0.6452),
     "dense:e5": (0.8418, 0.7335),
     "dense:use": (0.0584, 0.0599),
 }
 
-HAN = re.compile(r"[\u4e00-\u9fff]")
-LATIN = re.compile(r"[A-Za-z]")
 # A question asking for several things (“哪些案例…”) may quote a sentence of each case.
 SEVERAL = re.compile(r"哪些|哪几|\bwhich\b", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 6
@@ -95,11 +93,6 @@ class _Sentence:
 def support_key(settings: Settings) -> str:
     """The ``MIN_SUPPORT`` key for these settings: the sparse encoder when there is one, else the embedder."""
     return f"sparse:{settings.sparse}" if settings.sparse != "none" else f"dense:{settings.embedder}"
-
-
-def is_latin(text: str) -> bool:
-    """Mostly Latin letters: an English question, whose cosines to Chinese passages run lower."""
-    return len(LATIN.findall(text)) > len(HAN.findall(text))
 
 
 def not_found_text(question: str, hits: list[Hit]) -> str:

@@ -15,7 +15,8 @@ import re
 import jieba
 import jieba.posseg
 
-from service.answer import Answer, is_latin
+from service.answer import Answer
+from service.cues import is_latin
 
 jieba.setLogLevel(logging.WARNING)
 

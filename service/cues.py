@@ -17,6 +17,7 @@ QUANTITY = re.compile(r"多少|几|多大|多长|多久|比例|how (?:many|much|
 # 多少 or 几 asking how many: not the 几 of 十几年, 好几年 or 几乎, nor 哪几 (which ones).
 ASKS_COUNT = re.compile(r"多少|(?<![十好几百千万哪])几(?!乎)")
 HAN = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
 # Measure words that count the same things: how often (次, 回, 轮 …), people (人, 名, 位), money.
 SAME_COUNT = {c: group for group in ("次回轮趟遍场", "人名位") for c in group} | {"钱": "元"}
 # English has no measure words; the counted noun tells which one a Chinese answer uses.
@@ -81,6 +82,11 @@ class Cues:
         if not self.counts:
             return 0.0
         return sum(bool(p.search(text)) for p in self.counts) / len(self.counts)
+
+
+def is_latin(text: str) -> bool:
+    """Mostly Latin letters: an English question, which matches the Chinese text less well token by token."""
+    return len(LATIN.findall(text)) > len(HAN.findall(text))
 
 
 def holds_quantity(text: str) -> bool:

@@ -8,7 +8,8 @@ import pytest
 
 from index.models import Chunk
 from index.text import sentence_spans
-from service.answer import MIN_SUPPORT, ExtractiveAnswerer, is_latin
+from service.answer import MIN_SUPPORT, ExtractiveAnswerer
+from service.cues import is_latin
 from service.llm import LLMAnswerer, cited_numbers, keep_valid_marks
 from service.search import Hit
 from touyan.settings import Settings

@@ -117,6 +117,12 @@ def test_search_in_english(client):
     assert any("6000余家企业" in r["text"] for r in results)
 
 
+def test_an_english_question_ranks_the_passage_whose_sentence_answers_it_first(client):
+    """Matched sentence by sentence (the passage's best sentence vector), not only passage by passage."""
+    top = client.post("/search", json={"query": "How many unicorn companies has Binjiang fostered?", "top_k": 1}).json()["results"][0]
+    assert "独角兽企业46家" in top["text"]
+
+
 def test_search_for_who_wrote_a_commentary_puts_its_byline_first(client):
     top = client.post("/search", json={"query": "钱塘案例的专家点评是谁写的？", "top_k": 1}).json()["results"][0]
     assert "郁建兴" in top["text"]
