@@ -181,7 +181,7 @@ class Indexer:
 
 
 def sentence_rows(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
-    """(passage row, start, end) of every sentence of every passage."""
+    """(passage row, start, end) of every sentence of every passage, in passage order (the searcher relies on it)."""
     return [(i, a, b) for i, c in enumerate(chunks) for a, b in sentence_spans(c.text)]
 
 

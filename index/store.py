@@ -43,7 +43,7 @@ class Manifest:
 
 @dataclass
 class SentenceVectors:
-    """The dense vector of every sentence of every passage: row k is ``spans[k] = (passage row, start, end)``."""
+    """The dense vector of every sentence of every passage, in passage order: row k is ``spans[k] = (passage row, start, end)``."""
 
     spans: np.ndarray
     vectors: np.ndarray

@@ -103,10 +103,8 @@ class Searcher:
         self._chunks = stored.chunks
         self._row_of = {c.id: i for i, c in enumerate(self._chunks)}
         self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}
-        # Sentence rows grouped by passage: passage i owns _sentence_order[_sentence_start[i]:_sentence_start[i + 1]].
-        passage_of = stored.sentences.spans[:, 0]
-        self._sentence_order = np.argsort(passage_of, kind="stable")
-        self._sentence_start = np.searchsorted(passage_of[self._sentence_order], np.arange(len(self._chunks) + 1))
+        # Sentence rows come in passage order: passage i owns rows _sentence_start[i]:_sentence_start[i + 1].
+        self._sentence_start = np.searchsorted(stored.sentences.spans[:, 0], np.arange(len(self._chunks) + 1))
         self._last_query: tuple[str, np.ndarray] | None = None
         self._last_tokens: tuple[str, TokenEncoding] | None = None
         self._case_of = np.array([c.case_id for c in self._chunks])
@@ -229,15 +227,9 @@ class Searcher:
 
     def _best_sentence(self, query: str, rows: list[int]) -> dict[int, float]:
         """Each passage's best sentence cosine with the question (passages without a stored sentence are left out)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        starts, ends = self._sentence_start[rows], self._sentence_start[rows + 1]
-        kept = [int(r) for r, a, b in zip(rows, starts, ends) if b > a]
-        if not kept:
-            return {}
-        sentences = np.concatenate([self._sentence_order[a:b] for a, b in zip(starts, ends) if b > a])
-        sims = self.stored.sentences.vectors[sentences] @ self._query_vector(query)[0]
-        firsts = np.cumsum([0] + [b - a for a, b in zip(starts, ends) if b > a])[:-1]
-        return {r: float(v) for r, v in zip(kept, np.maximum.reduceat(sims, firsts))}
+        q = self._query_vector(query)[0]
+        vectors, start = self.stored.sentences.vectors, self._sentence_start
+        return {r: float((vectors[start[r] : start[r + 1]] @ q).max()) for r in rows if start[r + 1] > start[r]}
 
     def _dense(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
         params = None
