@@ -4,6 +4,8 @@ from __future__ import annotations
 
 MAX_QUERY_CHARS = 1000
 MAX_TOP_K = 50
+# The retrievers a request may name; service/search.py serves them.
+RETRIEVERS = ("hybrid", "dense", "sparse", "late", "bm25")
 
 
 def valid_unicode(text: str) -> str:

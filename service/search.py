@@ -19,12 +19,11 @@ from index.store import StoredIndex
 from index.tokenize import Tokenizer
 from index.transliterate import PinyinNames
 from service.cues import Cues, is_byline, is_latin
-from service.query import clean_query
+from service.query import RETRIEVERS, clean_query
 from touyan.settings import Settings
 
 log = logging.getLogger("touyan.search")
 
-RETRIEVERS = ("hybrid", "dense", "sparse", "late", "bm25")
 # The retrievers that read e5's token vectors, which an index built with TOUYAN_SPARSE=none lacks.
 TOKEN_RETRIEVERS = ("sparse", "late")
 FUSIONS = ("rrf", "weighted")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from service.query import MAX_TOP_K, clean_query
+from service.query import MAX_TOP_K, RETRIEVERS, clean_query
 from touyan.settings import Settings
 
 
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="the passages that best answer a question")
     p.add_argument("question")
-    p.add_argument("--retriever", choices=["hybrid", "dense", "sparse", "late", "bm25"], help="default hybrid (env TOUYAN_RETRIEVER)")
+    p.add_argument("--retriever", choices=RETRIEVERS, help="default hybrid (env TOUYAN_RETRIEVER)")
     p.add_argument("--top-k", type=_int_in(1, MAX_TOP_K), help=f"how many passages, 1–{MAX_TOP_K} (env TOUYAN_TOP_K, default 5)")
     p.add_argument("--case", help="only passages of this case id (see `touyan cases`)")
     p.add_argument("--page", type=_int_in(0, None), help="only passages on this page (版)")

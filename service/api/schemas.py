@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from service.answer import Answer, Citation
-from service.query import MAX_QUERY_CHARS, MAX_TOP_K, clean_query, valid_unicode
+from service.query import MAX_TOP_K, clean_query, valid_unicode
 from service.search import Hit
 
 MODEL_ID = "touyan"
@@ -198,8 +198,7 @@ class ChatRequest(BaseModel):
         users = [valid_unicode(m.text()) for m in self.messages if m.role == "user" and m.text().strip()]
         if not users:
             raise ValueError("messages must contain a user message with non-empty text")
-        if len(users[-1].strip()) > MAX_QUERY_CHARS:
-            raise ValueError(f"the last user message must be at most {MAX_QUERY_CHARS} characters")
+        clean_query(users[-1])  # the question asked now: the same limits as /search and /ask
         return self
 
     def turns(self) -> list[tuple[str, str]]:
