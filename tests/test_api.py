@@ -118,8 +118,10 @@ def test_search_in_english(client):
 
 
 def test_an_english_question_ranks_the_passage_whose_sentence_answers_it_first(client):
-    """Matched sentence by sentence (the passage's best sentence vector), not only passage by passage."""
-    top = client.post("/search", json={"query": "How many unicorn companies has Binjiang fostered?", "top_k": 1}).json()["results"][0]
+    """Matched sentence by sentence (the passage's best sentence vector), not only passage by passage:
+    without that term another passage comes first; with it this one leads by ~0.05."""
+    question = "How many unicorn enterprises has the Binjiang high-tech zone fostered?"
+    top = client.post("/search", json={"query": question, "top_k": 1}).json()["results"][0]
     assert "独角兽企业46家" in top["text"]
 
 
