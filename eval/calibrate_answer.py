@@ -63,16 +63,20 @@ def measure(searcher: Searcher, answerer: ExtractiveAnswerer, top_k: int, questi
 def best_threshold(rows: list[Row], budget: float) -> dict:
     """The threshold rejecting most unanswerable rows with at most ``budget`` of answerable ones rejected.
 
-    Budget is spent only where it buys a rejection: of the equally good cut points the one
-    rejecting fewest answerable questions wins. The threshold sits midway between the lowest
-    kept score and the highest rejected one; when nothing is rejected, one standard deviation
-    of the answerable scores below the lowest of them.
+    Of the equally good cut points the highest wins, spending the whole budget: the
+    questions a threshold is most needed for, those far from the report, are not in the
+    set, and each step up rejects more of them. (Taking the lowest instead, the threshold
+    fell from 0.186 to 0.114 when one near-miss score moved by 0.001, and three of the
+    six off-topic controls got through.)
+    The threshold sits midway between the lowest kept score and the highest rejected one;
+    when nothing is rejected, one standard deviation of the answerable scores below the
+    lowest of them.
     """
     answerable = sorted(r.support for r in rows if r.answerable)
     unanswerable = [r.support for r in rows if not r.answerable]
     allowed = min(int(budget * len(answerable)), len(answerable) - 1)
     # Cutting at answerable[k] rejects the k lowest answerable scores.
-    k = max(range(allowed + 1), key=lambda k: (sum(s < answerable[k] for s in unanswerable), -k))
+    k = max(range(allowed + 1), key=lambda k: (sum(s < answerable[k] for s in unanswerable), k))
     ceiling = answerable[k]
     below = [s for s in answerable[:k] + unanswerable if s < ceiling]
     spread = statistics.pstdev(answerable) if len(answerable) > 1 else 0.0
