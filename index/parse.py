@@ -46,9 +46,13 @@ class ParsedFile:
     contents: list[ContentsEntry]
 
 
-def case_id(title: str) -> str:
-    """Stable while the case title is unchanged, whatever the file is called."""
-    return "c" + hashlib.sha1(fold(title).encode()).hexdigest()[:10]
+def case_id(title: str, source: str = "") -> str:
+    """Stable while the case title is unchanged, whatever the file is called.
+
+    ``source`` is only for a case whose title an earlier file already holds, so ids stay unique.
+    """
+    key = f"{fold(title)}\0{source}" if source else fold(title)
+    return "c" + hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
 def split_lines(text: str) -> list[Line]:
@@ -248,7 +252,8 @@ class ReportParser:
             return False
         tokens = line_tokens(t)
         heads = [tok for tok in tokens if fold(tok) in self.running_heads]
-        if fold(t) in self.running_heads or (heads and all(tok in heads or len(tok) <= 4 for tok in tokens)):
+        # A markdown heading is a heading even when its words are a running head elsewhere.
+        if not ln.level and (fold(t) in self.running_heads or (heads and all(tok in heads or len(tok) <= 4 for tok in tokens))):
             return True
         if len(t) <= SHORT_NOISE and not ln.level:
             return True
@@ -267,13 +272,39 @@ class ReportParser:
         return bool(re.search(rf"[{CJK}”’]\s+[“‘{CJK}]", t)) or len(t) <= 12
 
 
+def _stands_apart(lines: list[Line], i: int) -> bool:
+    """A plain short line that introduces no text, as page furniture does.
+
+    In the seeds the masthead, the column tags (深化改革 强基固本, 体制机制) and 专家点评 are
+    followed by another label, a heading, a project line or the end of the page; a heading,
+    title or cut paragraph line is followed by its text, byline or expert.
+    """
+    ln = lines[i]
+    if ln.level or not is_titleish(ln.text) or len(ln.text) > MAX_HEADING:
+        return False
+    nxt = lines[i + 1].text if i + 1 < len(lines) else None
+    if nxt is None or PROJECT.match(nxt):
+        return True
+    return not (TITLE_PUNCT.search(nxt) or len(nxt) > MAX_TITLE or is_byline(nxt) or is_expert(nxt))
+
+
 def running_heads(texts: list[str]) -> frozenset[str]:
-    """Short lines repeated on two or more pages are running heads (and so are their words)."""
-    seen: dict[str, int] = {}
-    for text in texts:
-        for key in {fold(ln.text) for ln in split_lines(text) if is_titleish(ln.text) and len(ln.text) <= MAX_HEADING}:
-            seen[key] = seen.get(key, 0) + 1
-    repeated = {k for k, n in seen.items() if n >= 2}
+    """Lines that stand apart on two or more pages among different lines (and their words).
+
+    The same line between the same neighbours in two files is one case copied, not furniture,
+    so adding a file cannot turn the headings or text of another into running heads.
+    """
+    pages: dict[str, set[int]] = {}
+    contexts: dict[str, set[tuple[str, str]]] = {}
+    for n, text in enumerate(texts):
+        lines = split_lines(text)
+        for i, ln in enumerate(lines):
+            if _stands_apart(lines, i):
+                key = fold(ln.text)
+                pages.setdefault(key, set()).add(n)
+                around = (fold(lines[i - 1].text) if i else "", fold(lines[i + 1].text) if i + 1 < len(lines) else "")
+                contexts.setdefault(key, set()).add(around)
+    repeated = {k for k, found in pages.items() if len(found) >= 2 and len(contexts[k]) >= 2}
     words = set()
     for text in texts:
         for ln in split_lines(text):

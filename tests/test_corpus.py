@@ -1,6 +1,7 @@
 """The document model over the real report files: cases, pages, sections, clean paragraphs."""
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import subprocess
@@ -144,3 +145,131 @@ def test_cases_cli_json():
 def test_cli_names_a_missing_corpus_folder(tmp_path):
     out = subprocess.run([sys.executable, "-m", "touyan.cli", "--corpus", str(tmp_path / "nope"), "cases"], capture_output=True, text=True)
     assert out.returncode == 2 and "corpus folder not found" in out.stderr
+
+
+def _case_model(corpus, source: str) -> list[tuple]:
+    """What a file parses into: cases with their ids, pages, sections and paragraphs."""
+    return [
+        (c.id, c.title, c.page, c.authors, [(s.title, s.kind, [(p.text, p.spans) for p in s.paragraphs]) for s in c.sections])
+        for c in corpus.cases
+        if c.source == source
+    ]
+
+
+def _small_case(place: str, headings: tuple[str, ...] = ("### 主要做法", "### 取得成效")) -> str:
+    parts = [f"改革项目：{place}改革\n\n{place}:小切口撬动大改革\n\n张三 李四\n\n{place}从群众身边小事改起。"]
+    parts += [f"{h}\n\n{place}的{h.lstrip('# ')}写在这里，一共三句。第二句。第三句。" for h in headings]
+    return "\n\n".join(parts) + "\n"
+
+
+@pytest.mark.parametrize("seed", sorted(p.name for p in SEEDS.iterdir()))
+def test_a_copied_page_changes_no_other_file(tmp_path, corpus, seed):
+    """A page copied with one paragraph changed: its headings and text are not running heads."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    text = (SEEDS / seed).read_text(encoding="utf-8")
+    longest = max(text.splitlines(), key=len)
+    (folder / f"zz_copy_{seed}").write_text(text.replace(longest, "这一段在副本里改写了。"), encoding="utf-8")
+    again = load_corpus(folder)
+    for name in corpus.texts:
+        assert _case_model(again, name) == _case_model(corpus, name)
+    sections = lambda source: [[s.title for s in c.sections] for c in again.cases if c.source == source]  # noqa: E731
+    assert sections(f"zz_copy_{seed}") == sections(seed)
+
+
+def test_copied_page_keeps_its_section_headings(tmp_path):
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    seed = next(SEEDS.glob("001_*.txt"))
+    text = seed.read_text(encoding="utf-8")
+    (folder / "zz_copy.txt").write_text(text.replace("社区是城市的基本单位", "社区是城市的细胞"), encoding="utf-8")
+    again = load_corpus(folder)
+    for source in (seed.name, "zz_copy.txt"):
+        cangqian = next(c for c in again.cases if c.source == source and "仓前街道" in c.title)
+        assert [s.title for s in cangqian.sections][1:4] == ["经济维度—— 实体运作科创社区", "民生维度—— 全域建设未来社区", "治理维度—— 三方协同破解难题"]
+        paragraphs = [p.text for c in again.cases if c.source == source for s in c.sections for p in s.paragraphs]
+        assert any(p.startswith("以位于东洲街道的富春田翁“共富工坊”为例") for p in paragraphs)
+
+
+def test_markdown_headings_shared_by_files_are_not_running_heads(tmp_path):
+    (tmp_path / "a.txt").write_text(_small_case("甲镇"), encoding="utf-8")
+    (tmp_path / "b.txt").write_text(_small_case("乙村"), encoding="utf-8")
+    corpus = load_corpus(tmp_path)
+    assert [[s.title for s in c.sections] for c in corpus.cases] == [["导语", "主要做法", "取得成效"]] * 2
+
+
+def test_running_heads_of_the_seeds_are_page_furniture(corpus):
+    from index.parse import running_heads
+
+    heads = running_heads(list(corpus.texts.values()))
+    assert {"头雁先飞杭州精品改革案例智库报告", "深化改革强基固本", "深化改革", "强基固本", "体制机制", "专家点评"} <= heads
+    for name, text in corpus.texts.items():
+        assert running_heads([text, text]) <= heads, name  # a page twice is the same cases twice
+
+
+def test_same_title_in_two_files_gets_two_ids(tmp_path, corpus, chunks):
+    from index.chunk import SectionChunker
+    from index.parse import case_id
+
+    case = _small_case("甲镇")
+    (tmp_path / "a.txt").write_text(case, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(case + "\n" + case, encoding="utf-8")
+    small = load_corpus(tmp_path)
+    assert [c.source for c in small.cases] == ["a.txt", "b.txt", "b.txt"]
+    assert small.cases[0].id == case_id("甲镇:小切口撬动大改革")
+    assert len({c.id for c in small.cases}) == 3
+    ids = [ch.id for ch in SectionChunker().run(small.cases)]
+    assert len(ids) == len(set(ids))
+
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    shutil.copy(next(SEEDS.glob("000_*.txt")), folder / "000_reprint.txt")
+    again = load_corpus(folder)
+    assert {c.id for c in again.cases if c.source in corpus.texts} == {c.id for c in corpus.cases}
+    assert len({c.id for c in again.cases}) == len(again.cases) == 11
+    ids = [ch.id for ch in SectionChunker().run(again.cases)]
+    assert len(ids) == len(set(ids)) and set(ids) > {ch.id for ch in chunks}
+
+
+def test_a_case_missing_from_the_contents_gets_no_page(tmp_path):
+    from index.corpus import assign_pages
+    from index.models import Case, ContentsEntry
+
+    contents = [ContentsEntry(27, "临安:数字化改革赋能农房管理良性循环"), ContentsEntry(22, "上城:“最美红巷”引领基层治理新标杆")]
+    cases = [Case("a", "测试区1:数字化改革赋能基层治理", "case", "a.txt"), Case("b", "临安区：数字化改革赋能农房管理", "case", "b.txt")]
+    assign_pages(cases, contents)
+    assert [c.page for c in cases] == [None, 27]
+
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    (folder / "005_test.txt").write_text(
+        "改革项目：基层治理数字化改革\n\n测试区1:数字化改革赋能基层治理\n\n张三 李四\n\n测试区以数字化改革赋能基层治理。\n", encoding="utf-8"
+    )
+    assert find_case(load_corpus(folder), "测试区1").page is None
+
+
+def test_cli_says_a_corpus_file_is_not_a_folder(tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_text(_small_case("甲镇"), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "touyan.cli", "--corpus", str(path), "cases"], capture_output=True, text=True)
+    assert out.returncode == 2 and "not a folder" in out.stderr and "not found" not in out.stderr
+
+
+def test_suffixes_are_read_in_any_case_and_utf16_with_a_bom(tmp_path):
+    (tmp_path / "a.TXT").write_text(_small_case("甲镇"), encoding="utf-8")
+    (tmp_path / "b.Md").write_text(_small_case("乙村"), encoding="utf-16")
+    (tmp_path / "c.txt").write_bytes(codecs.BOM_UTF16_BE + _small_case("丙街道").encode("utf-16-be"))
+    (tmp_path / "d.txt").write_bytes(codecs.BOM_UTF16_LE + b"\x00\xd8")  # a lone surrogate
+    (tmp_path / "e.txt").write_bytes(codecs.BOM_UTF16_LE + b"\x00\x00\x01\x00")  # NUL characters
+    corpus = load_corpus(tmp_path)
+    assert [(c.source, c.title) for c in corpus.cases] == [
+        ("a.TXT", "甲镇:小切口撬动大改革"),
+        ("b.Md", "乙村:小切口撬动大改革"),
+        ("c.txt", "丙街道:小切口撬动大改革"),
+    ]
+    for c in corpus.cases:
+        src = corpus.texts[c.source]
+        assert all("".join(src[a:b] for a, b in p.spans) == p.text for s in c.sections for p in s.paragraphs)
+    reasons = {e.source: e.reason for e in corpus.errors}
+    assert reasons.keys() == {"d.txt", "e.txt"}
+    assert "UTF-16" in reasons["d.txt"] and "binary" in reasons["e.txt"]
