@@ -8,9 +8,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# tempfile creates files 0600 and folders 0700; an index should be as readable as any file
+# written the ordinary way, so that another user (a service account) can serve it.
+FILE_MODE = 0o666 & ~_umask()
+FOLDER_MODE = 0o777 & ~_umask()
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], None] | bytes) -> None:
     """Write to a temp file beside ``path``, then rename it over ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as f:
             if isinstance(write, bytes):

@@ -171,7 +171,11 @@ class Indexer:
         rows = {}
         for name, (texts, encode) in jobs.items():
             cache, todo = caches[name], missing[name]
-            log.info("encoding %d of %d texts (%d cached) with %s", len(todo), len(texts), len(texts) - len(todo), name)
+            dropped = len(cache.vectors.keys() - set(keys[name]))
+            log.info(
+                "encoding %d of %d texts (%d cached, %d no longer in the corpus dropped) with %s",
+                len(todo), len(texts), len(texts) - len(todo), dropped, name,
+            )
             if todo:
                 for i, row in zip(todo, encode([texts[i] for i in todo], step)):
                     cache.vectors[keys[name][i]] = row

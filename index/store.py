@@ -17,7 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.atomic import write_atomic
+from index.atomic import FOLDER_MODE, write_atomic
 from index.bm25 import BM25
 from index.models import Chunk
 from index.late import LateIndex
@@ -71,6 +71,7 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=builds, prefix=time.strftime("%Y%m%d-%H%M%S-")))
+    folder.chmod(FOLDER_MODE)
     (folder / "chunks.json").write_bytes(_json([c.to_dict() for c in stored.chunks]))
     (folder / "user_words.json").write_bytes(_json(stored.user_words))
     np.save(folder / "vectors.npy", stored.vectors)

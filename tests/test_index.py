@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -45,6 +46,15 @@ def test_build_writes_a_manifest(workspace, e5, tokens):
     assert (m.embedder, m.dim, m.tokens, m.chunks, m.faiss_index) == (e5.name, 384, tokens.name, len(stored.chunks), "flat")
     assert m.corpus_checksum == corpus.checksum
     assert stored.faiss_index.ntotal == len(stored.chunks) == len(stored.vectors) == stored.sparse.n_docs == stored.late.n_docs
+
+
+def test_index_files_are_as_readable_as_ordinary_files(workspace):
+    """Another user (a service account) can serve an index: no 0600 temp-file modes left."""
+    root, _, _ = workspace
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (root / "index").rglob("*"):
+        assert path.stat().st_mode & 0o777 == (0o777 if path.is_dir() else 0o666) & ~mask, path
 
 
 def test_unchanged_corpus_loads_without_rebuilding(workspace, e5, tokens):
@@ -212,7 +222,7 @@ def test_search_cli_json(tmp_path):
         capture_output=True, text=True, check=True,
     )
     results = json.loads(out.stdout)["results"]
-    assert len(results) == 3 and results[0]["case_title"].startswith("江洲村")
+    assert len(results) == 3 and results[0]["case"].startswith("江洲村")
 
 
 @pytest.mark.parametrize(
@@ -241,6 +251,7 @@ def test_search_cli_reports_bad_settings_in_one_line(tmp_path, global_flags, sea
         ({}, ["search", "--page", "-1", "江洲村"], "--page: -1 is less than 0"),
         ({"TOUYAN_TOP_K": "99"}, ["search", "江洲村"], "TOUYAN_TOP_K: Input should be less than or equal to 50"),
         ({"TOUYAN_PORT": "http"}, ["serve"], "TOUYAN_PORT: Input should be a valid integer"),
+        ({"TOUYAN_HOST": ""}, ["serve"], "TOUYAN_HOST: String should have at least 1 character"),
     ],
 )
 def test_cli_refuses_bad_input_before_opening_the_index(tmp_path, env, args, message):
@@ -250,4 +261,17 @@ def test_cli_refuses_bad_input_before_opening_the_index(tmp_path, env, args, mes
     )
     stderr = out.stderr.decode()
     assert out.returncode == 2 and message in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "idx").exists()
+
+
+def test_serve_refuses_a_busy_port_before_building_the_index(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), "serve", "--port", str(port)],
+            capture_output=True, text=True,
+        )
+    assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "idx").exists()

@@ -31,6 +31,10 @@ def _warn_skipped(settings: Settings, corpus):
     return corpus
 
 
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
 def _page(page: int | None) -> str:
     return f"{page}版" if page is not None else "—"
 
@@ -60,7 +64,7 @@ def cmd_chunks(settings: Settings, args) -> int:
         return 0
     for c in chunks:
         print(f"[{c.id}] {_page(c.page)} {c.case_title} / {c.section} ({c.section_kind}) {c.source}:{c.start}-{c.end}")
-        print(f"    {c.text}")
+        print(_indent(c.text, "    "))
     return 0
 
 
@@ -73,7 +77,7 @@ def _progress_bar():
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr)
+            bar = tqdm(total=total, unit="text", desc="encoding", file=sys.stderr)  # passages and their sentences
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -81,11 +85,19 @@ def _progress_bar():
     return update
 
 
+def _log_to_stderr() -> None:
+    """The index and search steps report through logging (what was reused, what was rebuilt)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
 def cmd_index(settings: Settings, args) -> int:
     from index.build import ensure_index
     from index.embed import load_embedder
     from index.e5_tokens import load_token_encoder
 
+    _log_to_stderr()
     embedder = load_embedder(settings.embedder, settings.threads)
     tokens = load_token_encoder(settings.sparse, settings.threads)
     stored, corpus, reason = ensure_index(
@@ -102,15 +114,15 @@ def cmd_index(settings: Settings, args) -> int:
 
 
 def _open_searcher(settings: Settings):
-    import logging
-
     from service.search import open_searcher
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    _log_to_stderr()
     return open_searcher(settings)
 
 
 def cmd_search(settings: Settings, args) -> int:
+    from service.api.schemas import SearchResult
+
     question = clean_query(args.question)  # refused before the index is opened
     searcher = _open_searcher(settings.with_overrides(retriever=args.retriever))
     if args.case and not searcher.has_case(args.case):
@@ -118,14 +130,14 @@ def cmd_search(settings: Settings, args) -> int:
         return 2
     hits = searcher.search(question, args.top_k or settings.top_k, case_id=args.case, page=args.page)
     if args.json:
-        _print_json({"query": question, "results": [{"rank": h.rank, "score": h.score, **h.chunk.to_dict()} for h in hits]})
+        _print_json({"query": question, "results": [SearchResult.from_hit(h).model_dump() for h in hits]})
         return 0
     if not hits:
         print("no passages found")
     for h in hits:
         c = h.chunk
         print(f"{h.rank}. [{h.score:.3f}] {c.case_title} · {_page(c.page)} · {c.section}  ({c.source}:{c.start}-{c.end})")
-        print(f"   {c.text}")
+        print(_indent(c.text, "   "))
     return 0
 
 
@@ -181,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chunks)
 
     p = sub.add_parser("index", help="build the index, or refresh it after the corpus changed")
-    p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
+    p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date (cached encodings are reused)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="the passages that best answer a question")
@@ -221,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:  # a missing folder, an unknown spec, a retriever the index lacks, a blank question
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the live index is untouched: a build only replaces it once complete
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

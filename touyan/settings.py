@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     fusion: str = "weighted"
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
 
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8000, ge=1, le=65535)
 
     llm_base_url: str | None = None
