@@ -107,6 +107,17 @@ def not_found_text(question: str, hits: list[Hit]) -> str:
     return text
 
 
+def asked_contents(question: str, hits: list[Hit]) -> Hit | None:
+    """The best contents passage when the question asks what the contents (or a numbered page) hold.
+
+    The contents list answers such a question and nothing else: its lines name every case,
+    so they share words with any question about one, and none with a question about the list.
+    """
+    if "contents" not in Cues.of(question).kinds:
+        return None
+    return next((h for h in hits if h.chunk.section_kind == "contents"), None)
+
+
 class ExtractiveAnswerer:
     """Quotes 1–3 sentences from the top passages, most question words first, each cited [n].
 
@@ -186,14 +197,20 @@ class ExtractiveAnswerer:
         return max(scores) if scores else None
 
     def supported(self, question: str, hits: list[Hit]) -> bool:
-        """Whether the best passage is close enough to the question; any passage will do when uncalibrated."""
+        """Whether the best passage is close enough to the question; any passage will do when uncalibrated,
+        and the contents list for a question about it (a list is close to no question)."""
         support = self.support(hits)
         if not hits or support is None or self.min_support is None:
             return bool(hits)
+        if asked_contents(question, hits):
+            return True
         chinese, english = self.min_support
         return support >= (english if is_latin(question) else chinese)
 
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
+        """The sentences to quote; a question about the contents gets the list whole, in its order."""
+        if contents := asked_contents(question, hits):
+            return [_Sentence(contents, 0, len(contents.chunk.text), 0.0, frozenset())]
         several = bool(SEVERAL.search(question))
         pool = hits if several else hits[: self.passages]
         ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)
@@ -228,6 +245,7 @@ class ExtractiveAnswerer:
         spans = [
             (hit, a, b, normalize(hit.chunk.text[a:b]))
             for hit in hits
+            if hit.chunk.section_kind != "contents"  # see asked_contents
             for a, b in sentence_spans(hit.chunk.text)
             if b - a >= MIN_SENTENCE_CHARS
         ]

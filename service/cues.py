@@ -40,7 +40,8 @@ QUANTITY_TEXT = re.compile(r"\d|(?<!第)[一二两三四五六七八九十百千
 SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
     "commentary": re.compile(r"点评|commentary", re.IGNORECASE),
     "preface": re.compile(r"序言|前言|preface", re.IGNORECASE),
-    "contents": re.compile(r"目录|contents", re.IGNORECASE),
+    # What a numbered page (第30版, page 28) carries is what the contents list says.
+    "contents": re.compile(r"目录|contents|第\s*\d+\s*版|\bpage\s+\d+", re.IGNORECASE),
 }
 # Words about the expert commentary, broader than its section kind: enough to ask who wrote it.
 COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)

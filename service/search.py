@@ -50,9 +50,12 @@ SENTENCE_WEIGHT = 0.3
 # Counts and bylines: 0.886 → 0.924 and 0.863 unchanged (0.05–0.3 measure the same). A larger
 # byline bonus lifts every case's byline over the asked case's other passages, and the answer's
 # support with them (service/answer.py).
+# The contents list matches no question's words, so a question naming it or a page
+# (“目录里有哪些案例？”, 第29版) needs a bonus that puts it first: q039 and q099 had it
+# first already, blind b020 3 → 1, nothing else moves.
 NUMBER_BONUS = 0.1
 COUNT_BONUS = 0.1
-KIND_BONUS = 0.3
+KIND_BONUS = {"commentary": 0.3, "preface": 0.3, "contents": 1.0}
 AUTHOR_BONUS = 0.1
 
 
@@ -270,7 +273,7 @@ class Searcher:
             chunk = self._chunks[i]
             bonus = NUMBER_BONUS * cues.numbers_held(chunk.text) + COUNT_BONUS * cues.counts_held(chunk.text)
             if chunk.section_kind in cues.kinds:
-                bonus += KIND_BONUS + AUTHOR_BONUS * (cues.wants_author and any(map(is_byline, chunk.text.splitlines())))
+                bonus += KIND_BONUS[chunk.section_kind] + AUTHOR_BONUS * (cues.wants_author and any(map(is_byline, chunk.text.splitlines())))
             fused[i] += best * bonus
         return fused
 

@@ -205,3 +205,20 @@ def test_llm_request_carries_numbered_passages(answerer, monkeypatch):
 def test_passage_of_fragments_is_quoted_whole(answerer):
     answer = answerer.run("余杭呢？", [hit("余杭。好。")])
     assert answer.found and answer.citations[0].quote == "余杭。好。"
+
+
+CONTENTS = "28版 杭州钱塘(新)区:钱塘江畔弄新潮\n29版 余杭:为民办事有“一套” 美美与共绘新景"
+
+
+@pytest.mark.parametrize("question", ["报告的目录里有哪些案例？", "第29版刊登了哪些案例？", "Which article appears on page 28?"])
+def test_a_question_about_the_contents_or_a_page_quotes_the_contents_list_whole(answerer, question):
+    hits = [hit(YUHANG, dense=0.5), hit(CONTENTS, rank=2, dense=0.5, case="再出发", kind="contents")]
+    answer = answerer.run(question, hits)  # a list matches no question: the support threshold is not what decides
+    assert answer.found and [c.quote for c in answer.citations] == [CONTENTS]
+
+
+def test_other_questions_never_quote_the_contents_list(answerer):
+    """Its lines name every case, so they share words with any question about one."""
+    hits = [hit(CONTENTS, kind="contents", case="再出发"), hit(YUHANG, rank=2)]
+    answer = answerer.run("余杭为民办事有哪些做法？", hits)
+    assert answer.found and all(c.chunk_id == "余杭-2" for c in answer.citations)

@@ -178,6 +178,12 @@ def test_a_question_naming_a_section_kind_gets_that_kind(searcher, question):
     assert "commentary" in {h.chunk.section_kind for h in hits}
 
 
+@pytest.mark.parametrize("question", ["报告的目录里有哪些案例？", "第29版刊登了哪些案例？", "Which article appears on page 28 of the report?"])
+def test_a_question_about_the_contents_or_a_page_gets_the_contents_list_first(searcher, question):
+    """The list shares no words with such a question; naming it (or a page) is what finds it."""
+    assert searcher.search(question, 1)[0].chunk.section_kind == "contents"
+
+
 def test_a_count_in_the_asked_measure_word_ranks_first(searcher):
     assert "6000余家企业" in searcher.search("梦创社区服务多少家企业？", 1)[0].chunk.text
 
