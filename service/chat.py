@@ -42,15 +42,18 @@ CAPITALIZED = re.compile(r"\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*")
 def standalone_question(turns: list[tuple[str, str]]) -> str:
     """The last user turn as a question that stands on its own; turns are (role, text) pairs.
 
-    Raises ValueError when there is no user turn with text.
+    Earlier blank user turns are skipped, but a blank last one raises ValueError: answering
+    the turn before it would answer a question the user did not ask now.
     """
     question: str | None = None
+    last = ""
     for role, text in turns:
-        text = text.strip()
-        if role == ROLE_USER and text:
-            question = resolve(text, question)
-    if question is None:
-        raise ValueError("messages must contain a user message with text")
+        if role == ROLE_USER:
+            last = text.strip()
+            if last:
+                question = resolve(last, question)
+    if question is None or not last:
+        raise ValueError("the last user message is missing or blank")
     return question
 
 

@@ -2,6 +2,8 @@
 and the engine, so a blank question or a lone surrogate is refused the same way everywhere."""
 from __future__ import annotations
 
+import unicodedata
+
 MAX_QUERY_CHARS = 1000
 MAX_TOP_K = 50
 # The retrievers a request may name; service/search.py serves them.
@@ -18,9 +20,13 @@ def valid_unicode(text: str) -> str:
 
 
 def clean_query(text: str) -> str:
-    """The question stripped of surrounding space; a ValueError says what is wrong with it."""
-    text = valid_unicode(text).strip()
-    if not text:
+    """The question without surrounding space or control characters (NUL, ESC, …), which no encoder should see.
+
+    Nothing visible left (only whitespace, control or zero-width characters) is a blank question;
+    a ValueError says what is wrong with it.
+    """
+    text = "".join(ch for ch in valid_unicode(text) if ch.isspace() or unicodedata.category(ch) != "Cc").strip()
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text):
         raise ValueError("the question is empty or only whitespace")
     if len(text) > MAX_QUERY_CHARS:
         raise ValueError(f"the question is longer than {MAX_QUERY_CHARS} characters ({len(text)})")

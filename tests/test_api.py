@@ -3,19 +3,23 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
+import openai
 import pytest
 from fastapi.testclient import TestClient
 
 from service.api.app import STATIC_DIR, create_app
-from service.search import open_searcher
+from service.query import clean_query
+from service.search import Searcher, open_searcher
 from touyan.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERABLE = "余杭“321”机制至今有多少部门和镇街参与，破解了多少难题？"
 OFF_TOPIC = "怎么做红烧肉？"
-RESULT_FIELDS = {"rank", "chunk_id", "text", "score", "case_id", "case", "project", "page", "section", "source", "start", "end", "dense", "sparse", "late", "bm25"}
+CHANNELS = ("dense", "sparse", "late", "bm25")
+RESULT_FIELDS = {"rank", "chunk_id", "text", "score", "case_id", "case", "project", "page", "section", "section_kind", "source", "start", "end", *CHANNELS}
 CITATION_FIELDS = {"n", "chunk_id", "case", "page", "section", "quote"}
 
 
@@ -34,16 +38,22 @@ def client(settings, searcher) -> TestClient:
     return TestClient(create_app(settings, searcher))
 
 
-def post_json(client: TestClient, path: str, body: str):
+def post_json(client: TestClient, path: str, body: str | bytes):
     return client.post(path, content=body, headers={"content-type": "application/json"})
 
 
 def assert_error(response, status: int | None = None) -> str:
-    """A 4xx with a JSON body naming the problem; returns the message."""
+    """A 4xx with a JSON body naming the problem (in OpenAI's shape under /v1); returns the message."""
     assert 400 <= response.status_code < 500, response.text
     if status is not None:
         assert response.status_code == status, response.text
-    detail = response.json()["detail"]
+    body = response.json()
+    if response.request.url.path.startswith("/v1/"):
+        assert body.keys() == {"error"} and body["error"].keys() == {"message", "type", "param", "code"}
+        assert body["error"]["type"] == "invalid_request_error" and body["error"]["code"] is None
+        detail = body["error"]["message"]
+    else:
+        detail = body["detail"]
     assert isinstance(detail, str) and detail.strip()
     return detail
 
@@ -63,7 +73,7 @@ def test_cases(client, searcher):
     cases = client.get("/cases").json()["cases"]
     assert [c["id"] for c in cases] == [c.id for c in searcher.cases]
     for c in cases:
-        assert {"id", "title", "project", "page", "authors", "sections"} <= c.keys()
+        assert {"id", "title", "kind", "project", "page", "authors", "source", "sections"} <= c.keys()
         assert c["page"] is None or isinstance(c["page"], int)
         assert all({"title", "kind"} <= s.keys() for s in c["sections"])
     assert any(c["page"] == 29 and c["title"].startswith("余杭") for c in cases)
@@ -110,6 +120,25 @@ def test_search_filters_by_case_and_page(client, searcher):
     by_page = client.post("/search", json={"query": "改革", "top_k": 10, "page": case.page}).json()["results"]
     assert by_page and {r["page"] for r in by_page} == {case.page}
     assert client.post("/search", json={"query": "改革", "page": 999}).json()["results"] == []
+
+
+@pytest.mark.parametrize("retriever", CHANNELS)
+def test_search_with_one_retriever(client, retriever):
+    results = client.post("/search", json={"query": ANSWERABLE, "top_k": 3, "retriever": retriever}).json()["results"]
+    assert len(results) == 3
+    for r in results:
+        assert r["score"] == r[retriever]
+        assert all(r[other] is None for other in CHANNELS if other != retriever)
+
+
+def test_a_retriever_the_index_cannot_serve_is_a_4xx(settings, searcher):
+    """An index built with TOUYAN_SPARSE=none lacks e5's token vectors: here, the real index without them."""
+    dense_only = Searcher(replace(searcher.stored, sparse=None, late=None), searcher.embedder, searcher.cases)
+    client = TestClient(create_app(settings.with_overrides(sparse="none"), dense_only))
+    for retriever in ("sparse", "late"):
+        response = client.post("/search", json={"query": ANSWERABLE, "retriever": retriever})
+        assert "TOUYAN_SPARSE=none" in assert_error(response, 422)
+    assert client.post("/search", json={"query": ANSWERABLE, "retriever": "bm25"}).status_code == 200
 
 
 def test_search_in_english(client):
@@ -164,6 +193,22 @@ def test_ask_top_k(client):
     assert len(client.post("/ask", json={"question": ANSWERABLE, "top_k": 2}).json()["results"]) == 2
 
 
+def test_ask_filters(client, searcher):
+    case = next(c for c in searcher.cases if c.page == 29 and c.title.startswith("余杭"))
+    body = client.post("/ask", json={"question": ANSWERABLE, "case_id": case.id, "page": case.page}).json()
+    assert body["found"] is True and {r["case_id"] for r in body["results"]} == {case.id}
+    assert {"support", "mode", "note", "took_ms"} <= body.keys()
+
+
+def test_ask_with_filters_that_match_no_passage_says_so(client, searcher):
+    case = next(c for c in searcher.cases if c.page is not None)
+    other_page = next(c.page for c in searcher.cases if c.page not in (None, case.page))
+    body = client.post("/ask", json={"question": ANSWERABLE, "case_id": case.id, "page": other_page}).json()
+    assert body["found"] is False and body["results"] == [] and body["citations"] == []
+    assert body["answer"].startswith("没有符合筛选条件")
+    assert case.title in body["answer"] and case.id in body["answer"] and f"第{other_page}版" in body["answer"]
+
+
 @pytest.mark.parametrize("question", [OFF_TOPIC, "今天天气怎么样？", "What is the capital of France?"])
 def test_ask_without_support_is_not_found(client, question):
     body = client.post("/ask", json={"question": question}).json()
@@ -193,12 +238,14 @@ LONG = "问" * 1001
     [
         ("{{broken", 400, "not valid JSON"),
         ('{{"{field}": "余杭",}}', 400, "not valid JSON"),
-        ("", 422, "Field required"),
+        ("", 400, "empty"),
         ("[]", 422, "dictionary"),
         ('"余杭"', 422, "dictionary"),
         ("{{}}", 422, "{field}"),
         ('{{"{field}": ""}}', 422, "empty"),
         ('{{"{field}": "  \\n\\t "}}', 422, "empty"),
+        ('{{"{field}": "\\u0000"}}', 422, "empty"),
+        ('{{"{field}": "\\u0000\\u001b \\u200b\\u007f"}}', 422, "empty"),
         ('{{"{field}": "' + LONG + '"}}', 422, "1000"),
         ('{{"{field}": 42}}', 422, "{field}"),
         ('{{"{field}": null}}', 422, "{field}"),
@@ -215,6 +262,8 @@ LONG = "问" * 1001
         ('{{"{field}": "余杭", "page": "29"}}', 422, "page"),
         ('{{"{field}": "余杭", "page": -1}}', 422, "page"),
         ('{{"{field}": "余杭", "page": 100000000000000000000000}}', 422, "page"),
+        ('{{"{field}": "余杭", "retriever": "foo"}}', 422, "retriever"),
+        ('{{"{field}": "余杭", "topk": 1}}', 422, "topk"),
         ('[[[[[[[[[[' * 3000 + ']]]]]]]]]]' * 3000, 400, "pars"),
     ],
 )
@@ -223,8 +272,24 @@ def test_bad_input_is_a_clear_4xx(client, path, field, body, status, needle):
     assert needle.format(field=field) in detail
 
 
-def test_non_json_content_type_is_rejected(client):
-    assert_error(client.post("/search", content="query=余杭", headers={"content-type": "application/x-www-form-urlencoded"}))
+def test_retriever_is_a_search_option_only(client):
+    assert "retriever" in assert_error(client.post("/ask", json={"question": "余杭", "retriever": "bm25"}), 422)
+
+
+@pytest.mark.parametrize("path", ["/search", "/ask", "/v1/chat/completions"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_json_is_415(client, path, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post(path, content='{"query": "余杭"}'.encode(), headers=headers)
+    assert "Content-Type: application/json" in assert_error(response, 415)
+
+
+def test_a_body_that_is_not_utf8_is_400(client):
+    assert "UTF-8" in assert_error(post_json(client, "/search", b'{"query": "\xff\xfe"}'), 400)
+
+
+def test_control_characters_are_removed_from_a_question():
+    assert clean_query(" 余杭\u0000区\x1b\n") == "余杭区"
 
 
 def test_body_over_64_kb_is_413(client):
@@ -244,7 +309,7 @@ def test_streamed_body_over_64_kb_is_413(client):
 
 
 def test_body_just_under_the_limit_is_read(client):
-    body = json.dumps({"query": "余杭", "padding": "x" * 60_000})
+    body = '{"query": "余杭",' + " " * 60_000 + '"top_k": 1}'
     assert post_json(client, "/search", body).status_code == 200
 
 
@@ -274,6 +339,29 @@ def sse_chunks(text: str) -> list[str]:
 def test_models(client):
     body = client.get("/v1/models").json()
     assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["touyan"]
+    assert client.get("/v1/models/touyan").json() == body["data"][0]
+    assert "gpt-4o" in assert_error(client.get("/v1/models/gpt-4o"), 404)
+
+
+def test_official_openai_client(client):
+    """The official client over the app: its options are ignored, and it shows our error messages."""
+    oa = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=client, max_retries=0)
+    assert oa.models.retrieve("touyan").id == "touyan"
+    with pytest.raises(openai.NotFoundError, match="gpt-4o"):
+        oa.models.retrieve("gpt-4o")
+    completion = oa.chat.completions.create(
+        model="touyan",
+        messages=[{"role": "user", "content": ANSWERABLE}],
+        temperature=0.2, top_p=0.9, max_tokens=256, max_completion_tokens=256, n=1, stop=["\n\n"], seed=1,
+        presence_penalty=0.0, frequency_penalty=0.0, logit_bias={"1": 0}, user="u1", response_format={"type": "text"},
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}], tool_choice="none",
+        stream=False, metadata={"k": "v"}, store=False, parallel_tool_calls=False, logprobs=False,
+    )
+    assert "[1]" in completion.choices[0].message.content
+    stream = oa.chat.completions.create(model="touyan", messages=[{"role": "user", "content": ANSWERABLE}], stream=True, stream_options={"include_usage": True})
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == completion.choices[0].message.content
+    with pytest.raises(openai.UnprocessableEntityError, match="last user message"):
+        oa.chat.completions.create(model="touyan", messages=[{"role": "user", "content": " "}])
 
 
 def test_chat_completion(client):
@@ -327,6 +415,17 @@ def test_chat_follow_up_is_understood(client):
     assert "钱塘" in body["touyan"]["results"][0]["case"]
 
 
+def test_chat_ignores_fields_other_servers_take(client):
+    """Front ends send their own servers' sampling options; refusing them would break the chat."""
+    response = chat(client, [{"role": "user", "content": ANSWERABLE}], repetition_penalty=1.1, min_p=0.05)
+    assert response.status_code == 200 and "[1]" in response.json()["choices"][0]["message"]["content"]
+
+
+def test_chat_stream_null_is_not_streamed(client):
+    response = chat(client, [{"role": "user", "content": ANSWERABLE}], stream=None)
+    assert response.status_code == 200 and response.json()["object"] == "chat.completion"
+
+
 def test_chat_unanswerable(client):
     body = chat(client, [{"role": "user", "content": OFF_TOPIC}]).json()
     assert body["touyan"]["found"] is False and body["citations"] == []
@@ -348,10 +447,17 @@ def test_chat_unanswerable(client):
         ({"messages": [{"role": "user", "content": "问" * 1001}]}, "1000"),
         ({"messages": [{"role": "user", "content": "余杭"}], "stream": "yes"}, "stream"),
         ({"messages": [{"role": "user", "content": "余杭"}], "top_k": 99}, "top_k"),
+        ({"messages": [{"role": "user", "content": "\u0000"}]}, "user message"),
+        ({"messages": [{"role": "user", "content": ANSWERABLE}, {"role": "assistant", "content": "……"}, {"role": "user", "content": " "}]}, "last user message"),
     ],
 )
 def test_chat_bad_input(client, body, needle):
     assert needle in assert_error(client.post("/v1/chat/completions", json=body), 422)
+
+
+def test_chat_error_names_the_field_as_param(client):
+    response = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "余杭"}], "top_k": 99})
+    assert response.json()["error"]["param"] == "top_k"
 
 
 def test_chat_lone_surrogate_is_a_4xx(client):
@@ -364,7 +470,7 @@ def test_chat_lone_surrogate_is_a_4xx(client):
 def test_openapi_docs(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/health", "/cases", "/search", "/ask", "/v1/chat/completions", "/v1/models"} <= paths.keys()
+    assert {"/health", "/cases", "/search", "/ask", "/v1/chat/completions", "/v1/models", "/v1/models/{model}"} <= paths.keys()
 
 
 def test_chat_page(client):

@@ -67,6 +67,15 @@ def test_no_user_turn_is_an_error():
         standalone_question([("system", "hi"), (A, "hello"), (U, "   ")])
 
 
+def test_a_blank_last_user_turn_is_an_error_not_the_previous_question():
+    with pytest.raises(ValueError, match="last user message"):
+        standalone_question([(U, "余杭的专家点评是谁写的？"), (A, "……[1]"), (U, "  ")])
+
+
+def test_earlier_blank_user_turns_are_skipped():
+    assert standalone_question([(U, "余杭的专家点评是谁写的？"), (U, " "), (A, "……[1]"), (U, "那钱塘呢？")]) == "钱塘的专家点评是谁写的？"
+
+
 def test_reply_lists_its_sources_with_case_and_page():
     citation = Citation(1, "abc", "c1", "余杭：为民办事有“一套”", 29, "导语", "000.txt", "截至目前。", 0, 5)
     reply = format_reply(Answer("截至目前。[1]", found=True, citations=[citation], note="大模型调用失败（ConnectError），以下为摘录式回答。"))

@@ -82,6 +82,6 @@ def test_chat_follow_up(client):
 def test_bad_request_is_a_4xx_and_the_server_keeps_serving(server, client):
     url, _ = server
     response = httpx.post(f"{url}/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 400 and "JSON" in response.json()["detail"]
+    assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
     assert httpx.post(f"{url}/search", content=b"x" * 70_000).status_code == 413
     assert httpx.get(f"{url}/health").json()["status"] == "ok"

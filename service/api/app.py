@@ -1,7 +1,9 @@
-"""The FastAPI application: routers, the chat page, and errors that are always JSON 4xx with a message."""
+"""The FastAPI application: routers, the chat page, and errors that are always JSON 4xx with a message
+(in OpenAI's shape under /v1)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.answer import Answerer, ExtractiveAnswerer
 from service.api.routers import ask, chat, health, search
+from service.api.schemas import ErrorResponse, FieldError, OpenAIError, OpenAIErrorResponse
 from service.llm import LLMAnswerer
 from service.search import Searcher
 from touyan.settings import Settings
@@ -105,7 +108,20 @@ class BodySizeLimit:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"request body is larger than {self.max_bytes // 1024} KB"
-        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        await error_response(scope["path"], 413, detail)(scope, receive, send)
+
+
+def error_response(
+    path: str, status: int, message: str, errors: list[FieldError] | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """Every error body: ``{"detail", "errors"?}``, or under /v1 OpenAI's ``{"error": {...}}``, which its clients read."""
+    if path.startswith("/v1/"):
+        param = ".".join(map(str, errors[0].loc)) if errors else ""
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        body = OpenAIErrorResponse(error=OpenAIError(message=message, type=kind, param=param or None)).model_dump()
+    else:
+        body = ErrorResponse(detail=message, errors=errors).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -114,20 +130,20 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if broken is not None:
         reason = broken.get("ctx", {}).get("error", "")
-        return JSONResponse({"detail": f"request body is not valid JSON: {reason}".rstrip(": ")}, status_code=400)
+        return error_response(request.url.path, 400, f"request body is not valid JSON: {reason}".rstrip(": "))
     fields = [
-        {"loc": [str(p) for p in e.get("loc", ()) if p != "body"], "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": str(e.get("type", ""))}
+        FieldError(loc=[str(p) for p in e.get("loc", ()) if p != "body"], msg=str(e.get("msg", "")).removeprefix("Value error, "), type=str(e.get("type", "")))
         for e in errors
     ]
-    detail = "; ".join(f"{'.'.join(f['loc']) or 'body'}: {f['msg']}" for f in fields)
-    return JSONResponse({"detail": detail or "invalid request", "errors": fields}, status_code=422)
+    detail = "; ".join(f"{'.'.join(map(str, f.loc)) or 'body'}: {f.msg}" for f in fields)
+    return error_response(request.url.path, 422, detail or "invalid request", fields)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    return error_response(request.url.path, exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": "internal error; the server keeps serving"}, status_code=500)
+    return error_response(request.url.path, 500, "internal error; the server keeps serving")
 

@@ -1,12 +1,15 @@
-"""Request dependencies: the objects create_app put on ``app.state``, typed for the routers.
+"""What the routers share: the objects create_app put on ``app.state``, typed as dependencies,
+the checks of a request's filters, and the route class that insists on a JSON body.
 
-They are ``async`` only so FastAPI runs them on the event loop instead of a worker thread each.
+The dependencies are ``async`` only so FastAPI runs them on the event loop instead of a worker thread each.
 """
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.routing import APIRoute
 
 from service.answer import Answerer
 from service.search import Searcher
@@ -34,3 +37,31 @@ def check_case(searcher: Searcher, case_id: str | None) -> None:
     """An unknown case id is the client's mistake (422), not an empty result."""
     if case_id is not None and not searcher.has_case(case_id):
         raise HTTPException(422, f"unknown case_id {case_id!r}; GET /cases lists the case ids")
+
+
+class JsonBodyRoute(APIRoute):
+    """A route whose body must be UTF-8 JSON, checked before FastAPI parses it: FastAPI would
+    report a non-JSON or empty body as one of the wrong shape (422) and bad UTF-8 as a vague 400."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def checked(request: Request) -> Response:
+            check_json_body(request.headers.get("content-type", ""), await request.body())
+            return await handler(request)
+
+        return checked
+
+
+def check_json_body(content_type: str, body: bytes) -> None:
+    if not body:
+        raise HTTPException(400, "the request body is empty; send a JSON object")
+    media = content_type.split(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise HTTPException(415, f"the request body must be JSON (Content-Type: application/json); got {media or 'no Content-Type'}")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(400, "the request body is not valid UTF-8 JSON") from None

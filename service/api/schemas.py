@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from service.answer import Answer, Citation
-from service.query import MAX_TOP_K, clean_query, valid_unicode
+from service.query import MAX_TOP_K, RETRIEVERS, clean_query
 from service.search import Hit
 
 MODEL_ID = "touyan"
-
 QueryText = Annotated[str, Field(strict=True), AfterValidator(clean_query)]
 TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K, description=f"how many passages, 1–{MAX_TOP_K} (default: TOUYAN_TOP_K, 5)")]
 Page = Annotated[int, Field(strict=True, ge=0, le=9999, description="only passages of this 版 (page) number")]
@@ -26,6 +25,19 @@ class FieldError(BaseModel):
 class ErrorResponse(BaseModel):
     detail: str = Field(description="what was wrong, in one line")
     errors: list[FieldError] | None = Field(default=None, description="each invalid field, for validation errors")
+
+
+class OpenAIError(BaseModel):
+    message: str
+    type: Literal["invalid_request_error", "server_error"]
+    param: str | None = Field(description="the first invalid field, for validation errors")
+    code: None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """The error body under /v1, in OpenAI's shape so its clients show the message."""
+
+    error: OpenAIError
 
 
 class HealthResponse(BaseModel):
@@ -58,10 +70,13 @@ class CasesResponse(BaseModel):
 
 
 class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     query: QueryText
     top_k: TopK | None = None
     case_id: Annotated[str, Field(strict=True)] | None = None
     page: Page | None = None
+    retriever: Literal[RETRIEVERS] | None = Field(default=None, description="one retriever instead of the server's (default TOUYAN_RETRIEVER, hybrid)")
 
 
 class SearchResult(BaseModel):
@@ -114,6 +129,8 @@ class SearchResponse(BaseModel):
 
 
 class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     question: QueryText
     top_k: TopK | None = None
     case_id: Annotated[str, Field(strict=True)] | None = None
@@ -184,21 +201,27 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """OpenAI chat request; sampling options (temperature, max_tokens, …) are accepted and ignored."""
+    """OpenAI chat request. Other fields are ignored, not refused: front ends send OpenAI's
+    sampling and tool options and their servers' own (repetition_penalty, min_p, …), none of
+    which an answer quoted from passages uses."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: Annotated[bool, Field(strict=True)] = False
+    stream: Annotated[bool, Field(strict=True)] | None = False
     top_k: TopK | None = None
 
     @model_validator(mode="after")
     def has_user_question(self) -> ChatRequest:
-        users = [valid_unicode(m.text()) for m in self.messages if m.role == "user" and m.text().strip()]
+        """The question asked now is the last user message: the same limits as /search and /ask."""
+        users = [m for m in self.messages if m.role == "user"]
         if not users:
-            raise ValueError("messages must contain a user message with non-empty text")
-        clean_query(users[-1])  # the question asked now: the same limits as /search and /ask
+            raise ValueError("messages must contain a user message")
+        try:
+            clean_query(users[-1].text())
+        except ValueError as e:
+            raise ValueError(f"the last user message: {e}") from None
         return self
 
     def turns(self) -> list[tuple[str, str]]:

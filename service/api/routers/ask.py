@@ -6,11 +6,11 @@ import time
 from fastapi import APIRouter
 
 from service.answer import Answer, Answerer
-from service.api.deps import AnswererDep, SearcherDep, SettingsDep, check_case
+from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep, check_case
 from service.api.schemas import AskRequest, AskResponse, ErrorResponse
 from service.search import Hit, Searcher
 
-router = APIRouter(tags=["ask"])
+router = APIRouter(tags=["ask"], route_class=JsonBodyRoute)
 
 
 def answer_question(
@@ -24,7 +24,17 @@ def answer_question(
     """Retrieve, then answer from what was retrieved; shared by /ask and the chat endpoint."""
     check_case(searcher, case_id)
     hits = searcher.search(question, top_k, case_id=case_id, page=page)
+    if not hits and (case_id is not None or page is not None):
+        return hits, Answer(no_passage_text(searcher, case_id, page), found=False)
     return hits, answerer.run(question, hits)
+
+
+def no_passage_text(searcher: Searcher, case_id: str | None, page: int | None) -> str:
+    """When the filters leave no passage, say so: “the report has nothing on it” would blame the report."""
+    filters = [f"案例《{c.title}》（case_id {c.id}）" for c in searcher.cases if c.id == case_id]
+    if page is not None:
+        filters.append(f"第{page}版")
+    return f"没有符合筛选条件（{'、'.join(filters)}）的段落；请放宽或去掉筛选条件。"
 
 
 @router.post("/ask", response_model=AskResponse, responses={422: {"model": ErrorResponse}})

@@ -12,12 +12,13 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
-from service.api.deps import AnswererDep, SearcherDep, SettingsDep
+from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep
 from service.api.routers.ask import answer_question
 from service.api.schemas import (
+    MODEL_ID,
     ChatChoice,
     ChatCompletion,
     ChatCompletionChunk,
@@ -26,16 +27,16 @@ from service.api.schemas import (
     ChunkChoice,
     ChunkDelta,
     CitationOut,
-    ErrorResponse,
     ModelCard,
     ModelList,
+    OpenAIErrorResponse,
     SearchResult,
     TouyanExtra,
     Usage,
 )
 from service.chat import format_reply, standalone_question
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=JsonBodyRoute)
 
 # Stream a sentence (with its [n] marks) or a line at a time.
 PIECE = re.compile(r"[^。！？\n]*(?:[。！？]+(?:\[\d+\])*|\n+)|[^。！？\n]+")
@@ -47,10 +48,17 @@ def models() -> ModelList:
     return ModelList(data=[ModelCard(created=STARTED)])
 
 
+@router.get("/models/{model}", response_model=ModelCard, responses={404: {"model": OpenAIErrorResponse}})
+def model(model: str) -> ModelCard:
+    if model != MODEL_ID:
+        raise HTTPException(404, f"the model {model!r} does not exist; this server serves {MODEL_ID!r}")
+    return ModelCard(created=STARTED)
+
+
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={200: {"content": {"text/event-stream": {}}}, 422: {"model": ErrorResponse}},
+    responses={200: {"content": {"text/event-stream": {}}}, 422: {"model": OpenAIErrorResponse}},
 )
 def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep):
     turns = body.turns()

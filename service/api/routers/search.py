@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 
-from service.api.deps import SearcherDep, SettingsDep, check_case
+from service.api.deps import JsonBodyRoute, SearcherDep, SettingsDep, check_case
 from service.api.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], route_class=JsonBodyRoute)
 
 
 @router.post("/search", response_model=SearchResponse, responses={422: {"model": ErrorResponse}})
 def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> SearchResponse:
     start = time.perf_counter()
     check_case(searcher, body.case_id)
-    hits = searcher.search(body.query, body.top_k or settings.top_k, case_id=body.case_id, page=body.page)
+    try:
+        hits = searcher.search(body.query, body.top_k or settings.top_k, case_id=body.case_id, page=body.page, retriever=body.retriever)
+    except ValueError as e:  # a retriever this index cannot serve, e.g. sparse on one built with TOUYAN_SPARSE=none
+        raise HTTPException(422, str(e)) from None
     return SearchResponse(
         query=body.query,
         took_ms=round((time.perf_counter() - start) * 1000, 2),
