@@ -11,8 +11,8 @@ import time
 
 from eval.gold import CATEGORIES, K, Question, Scores
 from index.text import fold
-from service.query import RETRIEVERS
-from service.search import FUSIONS, Searcher, open_searcher
+from service.query import FUSIONS, RETRIEVERS
+from service.search import Searcher, open_searcher
 from touyan.settings import Settings
 
 

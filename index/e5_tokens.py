@@ -128,9 +128,12 @@ def _ptr(array: np.ndarray, ctype):
     return array.ctypes.data_as(ctypes.POINTER(ctype))
 
 
-def load_token_encoder(spec: str, threads: int = 2) -> TokenEncoder | None:
-    if spec == "e5":
-        return E5TokenEncoder(threads)
-    if spec == "none":
-        return None
+def check_spec(spec: str) -> str:
+    """The spec when ``load_token_encoder`` takes it (Settings checks it before anything loads), else a ValueError."""
+    if spec in ("e5", "none"):
+        return spec
     raise ValueError(f"unknown sparse encoder {spec!r}: expected {SPECS}")
+
+
+def load_token_encoder(spec: str, threads: int = 2) -> TokenEncoder | None:
+    return E5TokenEncoder(threads) if check_spec(spec) == "e5" else None

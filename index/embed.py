@@ -157,18 +157,24 @@ class EnsembleEmbedder:
 USE_WEIGHT = 0.15
 
 
+def check_spec(spec: str) -> str:
+    """The spec when ``load_embedder`` takes it (Settings checks it before anything loads), else a ValueError."""
+    if spec in ("e5+use", "e5", "use") or (spec.startswith("st:") and spec[3:]):
+        return spec
+    raise ValueError(f"unknown embedder {spec!r}: expected {SPECS}")
+
+
 def load_embedder(spec: str, threads: int = 2) -> Embedder:
     # USE always on one BLAS thread: it needs ~1 ms a query, and more threads spin against
     # e5's OpenMP threads on two cores (hybrid search p50 24 → 12 ms, eval/bench_search.py).
+    check_spec(spec)
     if spec == "e5+use":
         return EnsembleEmbedder([E5Embedder(threads), USEEmbedder(1)], [1.0, USE_WEIGHT])
     if spec == "e5":
         return E5Embedder(threads)
     if spec == "use":
         return USEEmbedder(1)
-    if spec.startswith("st:") and spec[3:]:
-        return SentenceTransformerEmbedder(spec[3:], threads)
-    raise ValueError(f"unknown embedder {spec!r}: expected {SPECS}")
+    return SentenceTransformerEmbedder(spec[3:], threads)
 
 
 def _model_folder(model: str) -> Path | str:

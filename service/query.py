@@ -6,8 +6,12 @@ import unicodedata
 
 MAX_QUERY_CHARS = 1000
 MAX_TOP_K = 50
-# The retrievers a request may name; service/search.py serves them.
+# The retrievers a request may name and the fusions hybrid may use; service/search.py serves
+# them. The token retrievers read e5's token vectors, which an index built with
+# TOUYAN_SPARSE=none lacks.
 RETRIEVERS = ("hybrid", "dense", "sparse", "late", "bm25")
+TOKEN_RETRIEVERS = ("sparse", "late")
+FUSIONS = ("rrf", "weighted")
 
 
 def valid_unicode(text: str) -> str:

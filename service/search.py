@@ -19,14 +19,11 @@ from index.store import StoredIndex
 from index.tokenize import Tokenizer
 from index.transliterate import PinyinNames
 from service.cues import Cues, is_byline, is_latin
-from service.query import RETRIEVERS, clean_query
+from service.query import FUSIONS, RETRIEVERS, TOKEN_RETRIEVERS, clean_query
 from touyan.settings import Settings
 
 log = logging.getLogger("touyan.search")
 
-# The retrievers that read e5's token vectors, which an index built with TOUYAN_SPARSE=none lacks.
-TOKEN_RETRIEVERS = ("sparse", "late")
-FUSIONS = ("rrf", "weighted")
 # How deep each retriever's list goes before fusion; the answer is almost always in every top 50.
 CANDIDATES = 50
 RRF_K = 60
@@ -89,10 +86,14 @@ class Searcher:
         fusion: str = "weighted",
         tokens: TokenEncoder | None = None,
     ):
-        if retriever not in RETRIEVERS or fusion not in FUSIONS:
-            raise ValueError(f"retriever must be one of {RETRIEVERS} and fusion one of {FUSIONS}")
+        if retriever not in RETRIEVERS:
+            raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}: expected one of {FUSIONS}")
         if (tokens is None) != (stored.sparse is None):
             raise ValueError("the token encoder and the index's sparse and token vectors come together")
+        if tokens is None and retriever in TOKEN_RETRIEVERS:
+            raise ValueError(f"the {retriever} retriever reads e5 token vectors, which an index built with TOUYAN_SPARSE=none lacks")
         self.stored = stored
         self.embedder = embedder
         self.tokens = tokens

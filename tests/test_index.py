@@ -235,7 +235,7 @@ def test_search_cli_json(tmp_path):
     ("global_flags", "search_flags", "message"),
     [
         (["--embedder", "nope"], [], "unknown embedder 'nope'"),
-        (["--sparse", "none"], ["--retriever", "late"], "no e5 token vectors"),
+        (["--sparse", "none"], ["--retriever", "late"], "TOUYAN_RETRIEVER=late reads e5 token vectors"),
     ],
 )
 def test_search_cli_reports_bad_settings_in_one_line(tmp_path, global_flags, search_flags, message):
@@ -258,6 +258,10 @@ def test_search_cli_reports_bad_settings_in_one_line(tmp_path, global_flags, sea
         ({"TOUYAN_TOP_K": "99"}, ["search", "江洲村"], "TOUYAN_TOP_K: Input should be less than or equal to 50"),
         ({"TOUYAN_PORT": "http"}, ["serve"], "TOUYAN_PORT: Input should be a valid integer"),
         ({"TOUYAN_HOST": ""}, ["serve"], "TOUYAN_HOST: String should have at least 1 character"),
+        ({"TOUYAN_RETRIEVER": "foo"}, ["serve"], "TOUYAN_RETRIEVER: unknown retriever 'foo'"),
+        ({"TOUYAN_FUSION": "foo"}, ["search", "江洲村"], "TOUYAN_FUSION: unknown fusion 'foo'"),
+        ({"TOUYAN_EMBEDDER": "foo"}, ["index"], "TOUYAN_EMBEDDER: unknown embedder 'foo'"),
+        ({"TOUYAN_SPARSE": "none", "TOUYAN_RETRIEVER": "sparse"}, ["serve"], "TOUYAN_RETRIEVER=sparse reads e5 token vectors"),
     ],
 )
 def test_cli_refuses_bad_input_before_opening_the_index(tmp_path, env, args, message):

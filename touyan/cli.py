@@ -225,10 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings().with_overrides(corpus_dir=args.corpus, index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
         return args.func(settings, args)
-    except ValidationError as e:  # a TOUYAN_* variable out of range or of the wrong type
+    except ValidationError as e:  # a TOUYAN_* variable (or its flag) out of range, of the wrong type, unknown
         for err in e.errors():
             name = "_".join(str(part) for part in err["loc"]).upper()
-            print(f"error: TOUYAN_{name}: {err['msg']}", file=sys.stderr)
+            message = err["msg"].removeprefix("Value error, ")
+            print(f"error: TOUYAN_{name}: {message}" if name else f"error: {message}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError) as e:  # a missing folder, an unknown spec, a retriever the index lacks, a blank question
         print(f"error: {e}", file=sys.stderr)

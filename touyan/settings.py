@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.query import MAX_TOP_K
+from index import e5_tokens, embed
+from service.query import FUSIONS, MAX_TOP_K, RETRIEVERS, TOKEN_RETRIEVERS
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,37 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, spec: str) -> str:
+        return embed.check_spec(spec)
+
+    @field_validator("sparse")
+    @classmethod
+    def _known_token_encoder(cls, spec: str) -> str:
+        return e5_tokens.check_spec(spec)
+
+    @field_validator("retriever")
+    @classmethod
+    def _known_retriever(cls, name: str) -> str:
+        if name not in RETRIEVERS:
+            raise ValueError(f"unknown retriever {name!r}: expected one of {', '.join(RETRIEVERS)}")
+        return name
+
+    @field_validator("fusion")
+    @classmethod
+    def _known_fusion(cls, name: str) -> str:
+        if name not in FUSIONS:
+            raise ValueError(f"unknown fusion {name!r}: expected one of {', '.join(FUSIONS)}")
+        return name
+
+    @model_validator(mode="after")
+    def _retriever_has_its_vectors(self) -> "Settings":
+        """Checked here, before an index is built or served, not on the first request."""
+        if self.sparse == "none" and self.retriever in TOKEN_RETRIEVERS:
+            raise ValueError(f"TOUYAN_RETRIEVER={self.retriever} reads e5 token vectors, which TOUYAN_SPARSE=none leaves out")
+        return self
 
     def with_overrides(self, **values) -> "Settings":
         """A copy with the given non-None values (from CLI flags) applied, validated like the rest."""
