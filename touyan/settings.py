@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index import e5_tokens, embed
@@ -42,18 +42,12 @@ class Settings(BaseSettings):
     def _known_token_encoder(cls, spec: str) -> str:
         return e5_tokens.check_spec(spec)
 
-    @field_validator("retriever")
+    @field_validator("retriever", "fusion")
     @classmethod
-    def _known_retriever(cls, name: str) -> str:
-        if name not in RETRIEVERS:
-            raise ValueError(f"unknown retriever {name!r}: expected one of {', '.join(RETRIEVERS)}")
-        return name
-
-    @field_validator("fusion")
-    @classmethod
-    def _known_fusion(cls, name: str) -> str:
-        if name not in FUSIONS:
-            raise ValueError(f"unknown fusion {name!r}: expected one of {', '.join(FUSIONS)}")
+    def _known_name(cls, name: str, info: ValidationInfo) -> str:
+        known = {"retriever": RETRIEVERS, "fusion": FUSIONS}[info.field_name]
+        if name not in known:
+            raise ValueError(f"unknown {info.field_name} {name!r}: expected one of {', '.join(known)}")
         return name
 
     @model_validator(mode="after")
