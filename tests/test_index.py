@@ -285,3 +285,9 @@ def test_serve_refuses_a_busy_port_before_building_the_index(tmp_path):
         )
     assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "idx").exists()
+
+
+@pytest.mark.parametrize("command", ["cases", "chunks"])
+def test_listing_an_empty_corpus_is_an_error_not_an_empty_list(tmp_path, command):
+    out = subprocess.run([sys.executable, "-m", "touyan.cli", "--corpus", str(tmp_path), command], capture_output=True, text=True)
+    assert out.returncode == 2 and "no cases found" in out.stderr and not out.stdout

@@ -21,7 +21,10 @@ def _print_json(data) -> None:
 def _load_corpus(settings: Settings):
     from index.corpus import load_corpus
 
-    return _warn_skipped(settings, load_corpus(settings.corpus_dir))
+    corpus = _warn_skipped(settings, load_corpus(settings.corpus_dir))
+    if not corpus.cases:  # an empty listing would look like success
+        raise ValueError(f"no cases found in {settings.corpus_dir} ({len(corpus.texts)} report files read; .txt and .md are)")
+    return corpus
 
 
 def _warn_skipped(settings: Settings, corpus):
