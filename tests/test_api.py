@@ -154,6 +154,12 @@ def test_an_english_question_ranks_the_passage_whose_sentence_answers_it_first(c
     assert "独角兽企业46家" in top["text"]
 
 
+def test_an_english_question_naming_a_place_in_pinyin_ranks_that_place_first(client):
+    """e5's English tokens match no Chinese name: without the name bonus a Fuyang passage about 培育 leads."""
+    top = client.post("/search", json={"query": "How many listed companies has Binjiang cultivated?", "top_k": 1}).json()["results"][0]
+    assert "滨江" in top["case"]
+
+
 def test_search_for_who_wrote_a_commentary_puts_its_byline_first(client):
     top = client.post("/search", json={"query": "钱塘案例的专家点评是谁写的？", "top_k": 1}).json()["results"][0]
     assert "郁建兴" in top["text"]
