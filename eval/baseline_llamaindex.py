@@ -105,11 +105,8 @@ def main() -> None:
 
     # --- corpus (Touyan's parser, for case spans) and documents (one per seed file) ---
     corpus = load_corpus(SEEDS)
-    documents = []
-    for path in sorted(SEEDS.glob("*.txt")):
-        text = path.read_bytes().decode("utf-8-sig")  # same decoding as index.corpus.read_report
-        assert text == corpus.texts[path.name], path.name  # offsets of the spans refer to this text
-        documents.append(Document(text=text, metadata={"file_name": path.name}))
+    # The texts the parser read, so the offsets of the case spans refer to them.
+    documents = [Document(text=text, metadata={"file_name": name}) for name, text in sorted(corpus.texts.items())]
     print(f"documents: {len(documents)}, cases: {len(corpus.cases)}")
 
     # --- settings: our embedder, no LLM ---
