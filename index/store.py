@@ -104,10 +104,20 @@ def stored_format(index_dir: Path) -> int | None:
     return None if data is None else data.get("format")
 
 
-def _manifest_data(index_dir: Path) -> dict | None:
+def live_build(index_dir: Path) -> str | None:
+    """The name of the live build (what CURRENT says), or None when there is none."""
     try:
-        folder = index_dir / "builds" / (index_dir / CURRENT).read_text().strip()
-        return json.loads((folder / "manifest.json").read_text())
+        return (index_dir / CURRENT).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _manifest_data(index_dir: Path) -> dict | None:
+    build = live_build(index_dir)
+    if build is None:
+        return None
+    try:
+        return json.loads((index_dir / "builds" / build / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +12,7 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
+from index.build import ensure_index
 from service.api.app import STATIC_DIR, create_app
 from service.query import clean_query
 from service.search import Searcher, open_searcher
@@ -501,3 +504,31 @@ def test_concurrent_requests_get_the_same_answers(client):
         assert status == 200
         assert body["answer"] == expected[q]["answer"]
         assert [r["chunk_id"] for r in body["results"]] == [r["chunk_id"] for r in expected[q]["results"]]
+
+
+# ---------------------------------------------------------------------------- a new build while serving
+
+NEW_PAGE = "改革项目：热线改革\n\n拱墅：“一号响应”热线改革\n\n王五 赵六\n\n拱墅区推出“一号响应”热线，群众来电平均3分钟内有人接听。\n"
+
+
+def test_a_build_made_while_serving_is_served_from_the_next_request(tmp_path, searcher, caplog):
+    """`touyan index` after pages were added: no restart. A build the loaded encoders cannot serve is not taken."""
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    live = Settings(corpus_dir=tmp_path / "seeds", index_dir=tmp_path / "index")
+    ensure_index(live.corpus_dir, live.index_dir, searcher.embedder, tokens=searcher.tokens)
+    client = TestClient(create_app(live, open_searcher(live)))
+    before = client.get("/health").json()["chunks"]
+    assert "一号响应" not in client.post("/search", json={"query": "一号响应热线多久有人接听？", "top_k": 1}).json()["results"][0]["text"]
+
+    (tmp_path / "seeds" / "005_hotline.txt").write_text(NEW_PAGE, encoding="utf-8")
+    ensure_index(live.corpus_dir, live.index_dir, searcher.embedder, tokens=searcher.tokens)
+    assert client.get("/health").json()["chunks"] == before + 1
+    top = client.post("/search", json={"query": "一号响应热线多久有人接听？", "top_k": 1}).json()["results"][0]
+    assert "3分钟" in top["text"] and top["case"].startswith("拱墅")
+    assert any(c["title"].startswith("拱墅") for c in client.get("/cases").json()["cases"])
+
+    ensure_index(live.corpus_dir, live.index_dir, searcher.embedder, force=True)  # no token vectors
+    with caplog.at_level(logging.WARNING, logger="touyan.live"):
+        assert client.get("/health").json()["chunks"] == before + 1
+    assert "still serving the previous one" in caplog.text
+    assert client.post("/search", json={"query": "一号响应", "retriever": "late"}).status_code == 200

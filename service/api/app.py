@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.answer import Answerer, ExtractiveAnswerer
 from service.api.routers import ask, chat, health, search
 from service.api.schemas import ErrorResponse, FieldError, OpenAIError, OpenAIErrorResponse
+from service.live import LiveIndex
 from service.llm import LLMAnswerer
 from service.search import Searcher
 from touyan.settings import Settings
@@ -28,15 +29,15 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 
 def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None = None) -> FastAPI:
-    """The app over one loaded Searcher; the answerer defaults to what the settings ask for."""
+    """The app over a loaded Searcher, moved to each new build of its index (service/live.py);
+    the answerer defaults to what the settings ask for."""
     app = FastAPI(
         title="Touyan (头雁)",
         description="Chinese semantic search and question answering over 《头雁先飞——杭州精品改革案例智库报告》.",
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.searcher = searcher
-    app.state.answerer = answerer or make_answerer(settings, searcher)
+    app.state.live = LiveIndex(settings, searcher, (lambda _: answerer) if answerer else (lambda s: make_answerer(settings, s)))
 
     for module in (health, search, ask, chat):
         app.include_router(module.router)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
 from service.answer import Answerer
@@ -20,12 +21,21 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def get_searcher(request: Request) -> Searcher:
-    return request.app.state.searcher
+async def get_live(request: Request) -> tuple[Searcher, Answerer]:
+    """The searcher and answerer of the index's live build, one pair for the whole request
+    (FastAPI resolves a dependency once per request); a new build is loaded off the event loop."""
+    live = request.app.state.live
+    if live.stale():
+        await run_in_threadpool(live.refresh)
+    return live.pair
 
 
-async def get_answerer(request: Request) -> Answerer:
-    return request.app.state.answerer
+async def get_searcher(live: Annotated[tuple[Searcher, Answerer], Depends(get_live)]) -> Searcher:
+    return live[0]
+
+
+async def get_answerer(live: Annotated[tuple[Searcher, Answerer], Depends(get_live)]) -> Answerer:
+    return live[1]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,64 @@
+"""The searcher and answerer a running server uses, kept on the index's live build.
+
+`touyan index` may rebuild the index while a server runs (after pages were added): the
+new build goes live by an atomic replace of CURRENT, and the next request loads it with
+the encoders already in memory. Requests in flight finish on the build they started with.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from index.corpus import load_corpus
+from index.store import live_build, load_index
+from service.answer import Answerer
+from service.search import Searcher
+from touyan.settings import Settings
+
+log = logging.getLogger("touyan.live")
+
+
+class LiveIndex:
+    """Holds one (searcher, answerer) pair and swaps it when CURRENT names another build.
+
+    A build made with other encoders than the loaded ones cannot be served by them: it is
+    logged and the old build kept, as is one that fails to load; neither is retried until
+    CURRENT changes again.
+    """
+
+    def __init__(self, settings: Settings, searcher: Searcher, answerer_for: Callable[[Searcher], Answerer]):
+        self.settings = settings
+        self._answerer_for = answerer_for
+        self.pair = (searcher, answerer_for(searcher))
+        self._build = live_build(settings.index_dir)
+        self._lock = threading.Lock()
+
+    def stale(self) -> bool:
+        """Whether CURRENT names a build other than the one served (a file read: cheap per request)."""
+        build = live_build(self.settings.index_dir)
+        return build is not None and build != self._build
+
+    def refresh(self) -> None:
+        with self._lock:
+            build = live_build(self.settings.index_dir)
+            if build is None or build == self._build:
+                return
+            self._build = build
+            old = self.pair[0]
+            try:
+                stored = load_index(self.settings.index_dir)
+                corpus = load_corpus(self.settings.corpus_dir)
+            except (OSError, ValueError) as e:
+                log.warning("index build %s could not be loaded (%s); still serving the previous one", build, e)
+                return
+            tokens = old.tokens.name if old.tokens else None
+            if (stored.manifest.embedder, stored.manifest.tokens) != (old.embedder.name, tokens):
+                log.warning(
+                    "index build %s was made with %s / %s, not the loaded %s / %s: still serving the previous one; restart to serve it",
+                    build, stored.manifest.embedder, stored.manifest.tokens, old.embedder.name, tokens,
+                )
+                return
+            searcher = Searcher(stored, old.embedder, corpus.cases, old.retriever, old.fusion, old.tokens)
+            self.pair = (searcher, self._answerer_for(searcher))
+            log.info("index reloaded: build %s, %d passages, %d cases", build, searcher.chunk_count, len(corpus.cases))
