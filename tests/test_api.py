@@ -367,8 +367,9 @@ def test_official_openai_client(client):
         stream=False, metadata={"k": "v"}, store=False, parallel_tool_calls=False, logprobs=False,
     )
     assert "[1]" in completion.choices[0].message.content
-    stream = oa.chat.completions.create(model="touyan", messages=[{"role": "user", "content": ANSWERABLE}], stream=True, stream_options={"include_usage": True})
+    stream = list(oa.chat.completions.create(model="touyan", messages=[{"role": "user", "content": ANSWERABLE}], stream=True, stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == completion.choices[0].message.content
+    assert stream[-1].choices == [] and stream[-1].usage == completion.usage and all(c.usage is None for c in stream[:-1])
     with pytest.raises(openai.UnprocessableEntityError, match="last user message"):
         oa.chat.completions.create(model="touyan", messages=[{"role": "user", "content": " "}])
 

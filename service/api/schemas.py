@@ -200,6 +200,10 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    include_usage: bool = Field(False, description="end the stream with a chunk holding no choices and the usage")
+
+
 class ChatRequest(BaseModel):
     """OpenAI chat request. Other fields are ignored, not refused: front ends send OpenAI's
     sampling and tool options and their servers' own (repetition_penalty, min_p, …), none of
@@ -210,6 +214,7 @@ class ChatRequest(BaseModel):
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
     stream: Annotated[bool, Field(strict=True)] | None = False
+    stream_options: StreamOptions | None = None
     top_k: TopK | None = None
 
     @model_validator(mode="after")
@@ -284,6 +289,7 @@ class ChatCompletionChunk(BaseModel):
     model: str = MODEL_ID
     choices: list[ChunkChoice]
     citations: list[CitationOut] | None = None
+    usage: Usage | None = None
 
 
 class ModelCard(BaseModel):

@@ -68,18 +68,20 @@ def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: Answere
     citations = [CitationOut.from_citation(c) for c in answer.citations]
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    prompt_chars = sum(len(text) for _, text in turns)
+    usage = Usage(prompt_tokens=prompt_chars, completion_tokens=len(content), total_tokens=prompt_chars + len(content))
     if body.stream:
+        wants_usage = body.stream_options is not None and body.stream_options.include_usage
         return StreamingResponse(
-            _events(completion_id, created, content, citations),
+            _events(completion_id, created, content, citations, usage if wants_usage else None),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    prompt_chars = sum(len(text) for _, text in turns)
     return ChatCompletion(
         id=completion_id,
         created=created,
         choices=[ChatChoice(message=ChatReply(content=content))],
-        usage=Usage(prompt_tokens=prompt_chars, completion_tokens=len(content), total_tokens=prompt_chars + len(content)),
+        usage=usage,
         citations=citations,
         touyan=TouyanExtra(
             question=question,
@@ -91,20 +93,18 @@ def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: Answere
     )
 
 
-def _events(completion_id: str, created: int, content: str, citations: list[CitationOut]) -> Iterator[str]:
-    """Role first, then the reply piece by piece, then an empty delta with finish_reason and citations."""
+def _events(completion_id: str, created: int, content: str, citations: list[CitationOut], usage: Usage | None) -> Iterator[str]:
+    """Role first, then the reply piece by piece, then an empty delta with finish_reason and citations,
+    then (when asked, as OpenAI does) a chunk with no choices and the usage."""
 
-    def event(delta: ChunkDelta, finish: bool = False) -> str:
-        chunk = ChatCompletionChunk(
-            id=completion_id,
-            created=created,
-            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
-            citations=citations if finish else None,
-        )
+    def event(choices: list[ChunkChoice], **extra) -> str:
+        chunk = ChatCompletionChunk(id=completion_id, created=created, choices=choices, **extra)
         return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
 
-    yield event(ChunkDelta(role="assistant", content=""))
+    yield event([ChunkChoice(delta=ChunkDelta(role="assistant", content=""))])
     for piece in PIECE.findall(content):
-        yield event(ChunkDelta(content=piece))
-    yield event(ChunkDelta(), finish=True)
+        yield event([ChunkChoice(delta=ChunkDelta(content=piece))])
+    yield event([ChunkChoice(delta=ChunkDelta(), finish_reason="stop")], citations=citations)
+    if usage is not None:
+        yield event([], usage=usage)
     yield "data: [DONE]\n\n"
