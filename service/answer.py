@@ -42,6 +42,8 @@ MIN_SENTENCE_CHARS = 6
 # sentence's word score: best of 0.3–1.0 on eval/questions.jsonl by how often the answer
 # quotes the gold evidence (python -m eval.calibrate_answer).
 SIMILARITY_WEIGHT = 0.3
+# A best sentence shorter than this is quoted with its neighbours (ExtractiveAnswerer._in_context).
+CONTEXT_BELOW_CHARS = 60
 
 # Dense cosine of a question with (passage, start, end) sentences; None where unknown.
 SentenceSimilarity = Callable[[str, list[tuple[Chunk, int, int]]], list[float | None]]
@@ -121,7 +123,7 @@ def asked_contents(question: str, hits: list[Hit]) -> Hit | None:
 class ExtractiveAnswerer:
     """Quotes 1–3 sentences from the top passages, most question words first, each cited [n].
 
-    A further sentence is added only when it scores at least ``keep_ratio`` of the best
+    A best sentence under ``CONTEXT_BELOW_CHARS`` is quoted with its neighbours. A further sentence is added only when it scores at least ``keep_ratio`` of the best
     one and covers question words the earlier ones miss, or comes from another case and
     scores at least ``same_ratio`` of it. A “哪些…” question asks for several: it draws on
     all the hits, not the first ``passages``, and a sentence of another case needs only
@@ -216,13 +218,15 @@ class ExtractiveAnswerer:
         ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)
         if not ranked:  # only fragments: quote the best passage whole
             return [_Sentence(hits[0], 0, len(hits[0].chunk.text), 0.0, frozenset())]
-        best = ranked[0]
+        best = self._in_context(ranked[0])
         keep_ratio, same_ratio = (self.several_ratio, self.several_ratio) if several else (self.keep_ratio, self.same_ratio)
         chosen, covered, cases = [best], set(best.terms), {best.hit.chunk.case_id}
         length = best.end - best.start
         for s in ranked[1:]:
             if len(chosen) == self.max_sentences or s.score < keep_ratio * best.score:
                 break
+            if s.hit is best.hit and s.start < best.end and s.end > best.start:
+                continue  # already quoted as the best sentence's context
             adds_words = bool(s.terms - covered)
             other_case = s.hit.chunk.case_id not in cases and s.score >= same_ratio * best.score
             if (adds_words or other_case) and length + s.end - s.start <= self.max_chars:
@@ -231,6 +235,23 @@ class ExtractiveAnswerer:
                 cases.add(s.hit.chunk.case_id)
                 length += s.end - s.start
         return chosen
+
+    def _in_context(self, best: _Sentence) -> _Sentence:
+        """A short best sentence, with the sentences before and after it in its passage.
+
+        Alone it rarely answers: an attribution (某负责人说。) or the setting whose next
+        sentence holds the asked detail. Answers quoting the gold evidence, eval/questions.jsonl:
+        92 → 95 of 105 under 60 characters (as under 80; 94 under 40, 96 always, at twice the
+        length); held out 43 → 44 of 51.
+        """
+        if best.end - best.start >= CONTEXT_BELOW_CHARS:
+            return best
+        spans = sentence_spans(best.hit.chunk.text)
+        if (best.start, best.end) not in spans:
+            return best
+        k = spans.index((best.start, best.end))
+        start, end = spans[max(k - 1, 0)][0], spans[min(k + 1, len(spans) - 1)][1]
+        return replace(best, start=start, end=end) if end - start <= self.max_chars else best
 
     def sentences(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """Every sentence of the passages, scored by the question words it holds, meaning, numbers, section and rank.

@@ -222,3 +222,16 @@ def test_other_questions_never_quote_the_contents_list(answerer):
     hits = [hit(CONTENTS, kind="contents", case="再出发"), hit(YUHANG, rank=2)]
     answer = answerer.run("余杭为民办事有哪些做法？", hits)
     assert answer.found and all(c.chunk_id == "余杭-2" for c in answer.citations)
+
+
+def test_a_short_best_sentence_is_quoted_with_its_neighbours(answerer):
+    """Alone, “某负责人说。” or a story's setting rarely answers; the sentences around it do."""
+    text = "太炎花园建成于2007年。今年1月有居民反映露台漏水。在随后的5个月间三方协商完成了维修。"
+    answer = answerer.run("太炎花园露台漏水是什么时候反映的？", [hit(text)])
+    assert [c.quote for c in answer.citations] == [text]
+
+
+def test_a_long_best_sentence_is_quoted_alone(answerer):
+    long = "截至目前，余杭区已有50个部门、12个镇街按照“部门点题、基层答题”的方式组团攻坚，一共破解了126个难题，妥善解决人民群众的揪心事。"
+    answer = answerer.run("余杭“321”机制有多少部门和镇街参与？", [hit("余杭深入实施“321”机制。" + long + "下一步还将继续推进。")])
+    assert answer.citations[0].quote == long  # not widened; a sentence adding words may follow
