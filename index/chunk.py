@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 
 from index.models import Case, Chunk, Paragraph, Section, Span
 from index.text import split_sentences
 
 # Bump when chunk boundaries or chunk text change, so old indexes are rebuilt.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
+# “…。”江洲村相关负责人说。: a short sentence naming who said the quotation before it.
+QUOTE_END = ("”", "’", "」")
+ATTRIBUTION = re.compile(r"[^。！？，,]{2,24}(?:说|表示|介绍|说道|坦言|感慨|告诉记者)[。！？]")
 
 
 @dataclass(frozen=True)
@@ -73,13 +77,21 @@ class SectionChunker:
 
     @staticmethod
     def _sentences(paragraphs: list[Paragraph]) -> list[_Sentence]:
-        out = []
+        """The sentences to pack; an attribution stays with the quotation it closes.
+
+        Cut between them, a passage would start with “某负责人说。”, which says nothing, and
+        the quotation would lose its speaker.
+        """
+        out: list[_Sentence] = []
         for i, p in enumerate(paragraphs):
             for a, b in split_sentences(p.text):
                 text = p.text[a:b].strip()
                 if text:
                     a += len(p.text[a:b]) - len(p.text[a:b].lstrip())
-                    out.append(_Sentence(text, i, tuple(p.source_spans(a, a + len(text)))))
+                    sentence = _Sentence(text, i, tuple(p.source_spans(a, a + len(text))))
+                    if out and out[-1].paragraph == i and out[-1].text.endswith(QUOTE_END) and ATTRIBUTION.fullmatch(text):
+                        sentence = _Sentence(out[-1].text + text, i, _merge([*out.pop().spans, *sentence.spans]))
+                    out.append(sentence)
         return out
 
     def _pack(self, sentences: list[_Sentence]) -> list[list[_Sentence]]:

@@ -1,7 +1,9 @@
 """Passages: whole sentences, within one section, about 300 characters, with full metadata."""
 from __future__ import annotations
 
-from index.chunk import SectionChunker
+import pytest
+
+from index.chunk import ATTRIBUTION, SectionChunker
 from index.text import ends_sentence
 
 
@@ -38,5 +40,14 @@ def test_chunk_ids_are_stable_and_unique(corpus, chunks):
 
 
 def test_max_chars_is_respected_for_smaller_sizes(corpus):
+    """Over the limit only a single sentence, or a quotation with its attribution (“…。”某负责人说。)."""
     for ch in SectionChunker(max_chars=120).run(corpus.cases):
-        assert len(ch.text) <= 120 or ch.text.count("。") <= 1
+        quotation, _, attribution = ch.text.rpartition("”")
+        assert len(ch.text) <= 120 or ch.text.count("。") <= 1 or (quotation.count("。") <= 1 and ATTRIBUTION.fullmatch(attribution))
+
+
+@pytest.mark.parametrize("max_chars", [120, 300])
+def test_an_attribution_stays_with_its_quotation(corpus, max_chars):
+    chunks = SectionChunker(max_chars=max_chars).run(corpus.cases)
+    assert not [c.text[:20] for c in chunks if ATTRIBUTION.match(c.text)]
+    assert any("文化休闲旅游线。”江洲村相关负责人说。" in c.text for c in chunks)
