@@ -139,6 +139,7 @@ class Indexer:
             sentences=sentences,
             bm25=BM25().fit([tokenizer.tokenize(keyword_text(c)) for c in chunks]),
             user_words=words,
+            cases=corpus.cases,
         )
         save_index(index_dir, stored)
         return stored

@@ -72,6 +72,12 @@ class Case:
             "sections": [{"title": s.title, "kind": s.kind} for s in self.sections],
         }
 
+    @classmethod
+    def from_summary(cls, d: dict) -> "Case":
+        """The case as an index build stores it: sections without their paragraphs (the passages hold the text)."""
+        sections = [Section(s["title"], s["kind"]) for s in d["sections"]]
+        return cls(d["id"], d["title"], d["kind"], d["source"], d["project"], d["page"], list(d["authors"]), sections)
+
 
 @dataclass(frozen=True)
 class ContentsEntry:

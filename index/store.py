@@ -19,11 +19,11 @@ import numpy as np
 
 from index.atomic import FOLDER_MODE, write_atomic
 from index.bm25 import BM25
-from index.models import Chunk
+from index.models import Case, Chunk
 from index.late import LateIndex
 from index.sparse import SparseIndex
 
-FORMAT = 5
+FORMAT = 6
 CURRENT = "CURRENT"
 
 
@@ -60,6 +60,7 @@ class StoredIndex:
     sentences: SentenceVectors
     bm25: BM25
     user_words: list[str]
+    cases: list[Case]  # as built: a server that loads a new build lists the cases it holds
 
 
 def _json(data) -> bytes:
@@ -74,6 +75,7 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     folder.chmod(FOLDER_MODE)
     (folder / "chunks.json").write_bytes(_json([c.to_dict() for c in stored.chunks]))
     (folder / "user_words.json").write_bytes(_json(stored.user_words))
+    (folder / "cases.json").write_bytes(_json([c.summary() for c in stored.cases]))
     np.save(folder / "vectors.npy", stored.vectors)
     faiss.write_index(stored.faiss_index, str(folder / "vectors.faiss"))
     if stored.sparse is not None:
@@ -137,6 +139,7 @@ def load_index(index_dir: Path) -> StoredIndex:
         sentences=_load_sentences(folder / "sentences.npz"),
         bm25=BM25.load(folder / "bm25.npz"),
         user_words=json.loads((folder / "user_words.json").read_text()),
+        cases=[Case.from_summary(d) for d in json.loads((folder / "cases.json").read_text())],
     )
 
 

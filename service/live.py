@@ -2,7 +2,8 @@
 
 `touyan index` may rebuild the index while a server runs (after pages were added): the
 new build goes live by an atomic replace of CURRENT, and the next request loads it with
-the encoders already in memory. Requests in flight finish on the build they started with.
+the encoders already in memory, and lists the cases that build holds. Requests in flight
+finish on the build they started with.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-from index.corpus import load_corpus
 from index.store import live_build, load_index
 from service.answer import Answerer
 from service.search import Searcher
@@ -48,17 +48,16 @@ class LiveIndex:
             old = self.pair[0]
             try:
                 stored = load_index(self.settings.index_dir)
-                corpus = load_corpus(self.settings.corpus_dir)
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, KeyError) as e:
                 log.warning("index build %s could not be loaded (%s); still serving the previous one", build, e)
                 return
             tokens = old.tokens.name if old.tokens else None
             if (stored.manifest.embedder, stored.manifest.tokens) != (old.embedder.name, tokens):
                 log.warning(
                     "index build %s was made with %s / %s, not the loaded %s / %s: still serving the previous one; restart to serve it",
-                    build, stored.manifest.embedder, stored.manifest.tokens, old.embedder.name, tokens,
+                    build, stored.manifest.embedder, stored.manifest.tokens or "no token encoder", old.embedder.name, tokens or "no token encoder",
                 )
                 return
-            searcher = Searcher(stored, old.embedder, corpus.cases, old.retriever, old.fusion, old.tokens)
+            searcher = Searcher(stored, old.embedder, stored.cases, old.retriever, old.fusion, old.tokens)
             self.pair = (searcher, self._answerer_for(searcher))
-            log.info("index reloaded: build %s, %d passages, %d cases", build, searcher.chunk_count, len(corpus.cases))
+            log.info("index reloaded: build %s, %d passages, %d cases", build, searcher.chunk_count, len(stored.cases))

@@ -308,4 +308,4 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
         say(f"skipped {err.source}: {err.reason}")
     encoders = embedder.name + (f" + {tokens.name}" if tokens else "")
     say(f"index {'built (' + reason + ')' if reason else 'loaded'}: {len(stored.chunks)} passages, {len(corpus.cases)} cases, {encoders}")
-    return Searcher(stored, embedder, corpus.cases, settings.retriever, settings.fusion, tokens)
+    return Searcher(stored, embedder, stored.cases, settings.retriever, settings.fusion, tokens)

@@ -523,11 +523,14 @@ def test_a_build_made_while_serving_is_served_from_the_next_request(tmp_path, se
 
     (tmp_path / "seeds" / "005_hotline.txt").write_text(NEW_PAGE, encoding="utf-8")
     ensure_index(live.corpus_dir, live.index_dir, searcher.embedder, tokens=searcher.tokens)
+    (tmp_path / "seeds" / "005_hotline.txt").unlink()  # the build, not the folder as it is now, says what is served
     assert client.get("/health").json()["chunks"] == before + 1
     top = client.post("/search", json={"query": "一号响应热线多久有人接听？", "top_k": 1}).json()["results"][0]
     assert "3分钟" in top["text"] and top["case"].startswith("拱墅")
-    assert any(c["title"].startswith("拱墅") for c in client.get("/cases").json()["cases"])
+    hotline = next(c for c in client.get("/cases").json()["cases"] if c["title"].startswith("拱墅"))
+    assert client.post("/search", json={"query": "一号响应", "case_id": hotline["id"]}).status_code == 200
 
+    (tmp_path / "seeds" / "005_hotline.txt").write_text(NEW_PAGE, encoding="utf-8")
     ensure_index(live.corpus_dir, live.index_dir, searcher.embedder, force=True)  # no token vectors
     with caplog.at_level(logging.WARNING, logger="touyan.live"):
         assert client.get("/health").json()["chunks"] == before + 1
