@@ -35,6 +35,8 @@ MIN_SUPPORT: dict[str, tuple[float, float]] = {
     "dense:use": (0.1773, 0.0595),
 }
 
+# A line of the contents list: “29版 余杭:… 紫港科技城:…”.
+PAGE_LINE = re.compile(r"(\d+)\s*版")
 # A question asking for several things (“哪些案例…”) may quote a sentence of each case.
 SEVERAL = re.compile(r"哪些|哪几|\bwhich\b", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 6
@@ -109,15 +111,25 @@ def not_found_text(question: str, hits: list[Hit]) -> str:
     return text
 
 
-def asked_contents(question: str, hits: list[Hit]) -> Hit | None:
-    """The best contents passage when the question asks what the contents (or a numbered page) hold.
+def contents_quotes(question: str, hits: list[Hit]) -> list[_Sentence]:
+    """What the contents list answers: for a question about the contents, its passages among the
+    hits, whole and in order; for one naming a page (第29版), that page's lines. Else nothing.
 
-    The contents list answers such a question and nothing else: its lines name every case,
-    so they share words with any question about one, and none with a question about the list.
+    The list answers such questions and nothing else: its lines name every case, so they
+    share words with any question about one, and none with a question about the list.
     """
-    if "contents" not in Cues.of(question).kinds:
-        return None
-    return next((h for h in hits if h.chunk.section_kind == "contents"), None)
+    cues = Cues.of(question)
+    if "contents" not in cues.kinds:
+        return []
+    contents = sorted((h for h in hits if h.chunk.section_kind == "contents"), key=lambda h: h.chunk.start)
+    if not cues.pages:
+        return [_Sentence(h, 0, len(h.chunk.text), 0.0, frozenset()) for h in contents]
+    return [
+        _Sentence(h, a, b, 0.0, frozenset())
+        for h in contents
+        for a, b in sentence_spans(h.chunk.text)
+        if (m := PAGE_LINE.match(h.chunk.text[a:b])) and int(m.group(1)) in cues.pages
+    ]
 
 
 class ExtractiveAnswerer:
@@ -200,19 +212,20 @@ class ExtractiveAnswerer:
 
     def supported(self, question: str, hits: list[Hit]) -> bool:
         """Whether the best passage is close enough to the question; any passage will do when uncalibrated,
-        and the contents list for a question about it (a list is close to no question)."""
+        and the contents list for a question about it or about a page it lists (a list is close
+        to no question)."""
         support = self.support(hits)
         if not hits or support is None or self.min_support is None:
             return bool(hits)
-        if asked_contents(question, hits):
+        if contents_quotes(question, hits):
             return True
         chinese, english = self.min_support
         return support >= (english if is_latin(question) else chinese)
 
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
-        """The sentences to quote; a question about the contents gets the list whole, in its order."""
-        if contents := asked_contents(question, hits):
-            return [_Sentence(contents, 0, len(contents.chunk.text), 0.0, frozenset())]
+        """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes)."""
+        if contents := contents_quotes(question, hits):
+            return contents
         several = bool(SEVERAL.search(question))
         pool = hits if several else hits[: self.passages]
         ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)
@@ -250,7 +263,10 @@ class ExtractiveAnswerer:
         if (best.start, best.end) not in spans:
             return best
         k = spans.index((best.start, best.end))
-        start, end = spans[max(k - 1, 0)][0], spans[min(k + 1, len(spans) - 1)][1]
+        text = best.hit.chunk.text
+        # A neighbour that is a question (如何破解？) is the writer's rhetoric, not context.
+        around = [spans[i] for i in (k - 1, k + 1) if 0 <= i < len(spans) and not text[spans[i][0] : spans[i][1]].endswith(("？", "?"))]
+        start, end = min([best.start, *(a for a, _ in around)]), max([best.end, *(b for _, b in around)])
         return replace(best, start=start, end=end) if end - start <= self.max_chars else best
 
     def sentences(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
@@ -266,7 +282,7 @@ class ExtractiveAnswerer:
         spans = [
             (hit, a, b, normalize(hit.chunk.text[a:b]))
             for hit in hits
-            if hit.chunk.section_kind != "contents"  # see asked_contents
+            if hit.chunk.section_kind != "contents"  # see contents_quotes
             for a, b in sentence_spans(hit.chunk.text)
             if b - a >= MIN_SENTENCE_CHARS
         ]

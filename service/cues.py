@@ -47,6 +47,7 @@ SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
 COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
 WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
 SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
+PAGE = re.compile(r"第\s*(\d+)\s*版|\bpage\s+(\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Cues:
     counts: tuple[re.Pattern[str], ...]
     wants_quantity: bool
     kinds: frozenset[SectionKind]
+    pages: frozenset[int]
     about_commentary: bool
     wants_author: bool
 
@@ -68,6 +70,7 @@ class Cues:
             counts=tuple(re.compile(COUNT.format(re.escape(units))) for units in _asked_units(question)),
             wants_quantity=bool(QUANTITY.search(question)),
             kinds=frozenset(kind for kind, words in SECTION_KINDS.items() if words.search(question)),
+            pages=frozenset(int(a or b) for a, b in PAGE.findall(question)),
             about_commentary=about_commentary,
             wants_author=about_commentary and bool(WHO.search(question)),
         )
