@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from index.models import Chunk
+from index.models import Chunk, SectionKind, page_label
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
 from service.cues import Cues, holds_quantity, is_byline, is_latin
@@ -65,6 +65,7 @@ class Citation:
     quote: str
     start: int
     end: int
+    section_kind: SectionKind = "body"
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,7 @@ def not_found_text(question: str, hits: list[Hit]) -> str:
     text = f"报告中没有找到能回答“{topic}”的内容。"
     if hits:
         c = hits[0].chunk
-        page = f"第{c.page}版" if c.page is not None else "报告前言"
-        text += f"最接近的段落来自《{c.case_title}》（{page}），可在检索结果中查看。"
+        text += f"最接近的段落来自《{c.case_title}》（{page_label(c.page, c.section_kind)}），可在检索结果中查看。"
     return text
 
 
@@ -196,6 +196,7 @@ class ExtractiveAnswerer:
                 quote=s.text,
                 start=s.start,
                 end=s.end,
+                section_kind=s.hit.chunk.section_kind,
             )
             for n, s in enumerate(chosen, 1)
         ]

@@ -15,6 +15,7 @@ import re
 import jieba
 import jieba.posseg
 
+from index.models import page_label
 from service.answer import Answer
 from service.cues import is_latin
 
@@ -127,7 +128,6 @@ def format_reply(answer: Answer) -> str:
     if answer.citations:
         lines = []
         for c in answer.citations:
-            page = f"第{c.page}版" if c.page is not None else "前言"
-            lines.append(f"[{c.n}] 《{c.case}》{page} · {c.section}")
+            lines.append(f"[{c.n}] 《{c.case}》{page_label(c.page, c.section_kind)} · {c.section}")
         parts.append("来源：\n" + "\n".join(lines))
     return "\n\n".join(parts)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import httpx
 
+from index.models import page_label
 from index.tokenize import normalize
 from index.text import sentence_spans
 from service.answer import Answer, Citation, ExtractiveAnswerer, not_found_text
@@ -30,8 +31,7 @@ ANSWER_SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 def passages_prompt(question: str, hits: list[Hit]) -> str:
     blocks = []
     for i, h in enumerate(hits, 1):
-        page = f"第{h.chunk.page}版" if h.chunk.page is not None else "前言"
-        blocks.append(f"[{i}]《{h.chunk.case_title}》{page}·{h.chunk.section}\n{h.chunk.text}")
+        blocks.append(f"[{i}]《{h.chunk.case_title}》{page_label(h.chunk.page, h.chunk.section_kind)}·{h.chunk.section}\n{h.chunk.text}")
     return "资料：\n\n" + "\n\n".join(blocks) + f"\n\n问题：{question}"
 
 
@@ -123,7 +123,7 @@ class LLMAnswerer:
             key=lambda span: sum(len(t) for t in terms if t in normalize(text[span[0] : span[1]])),
         )
         c = hit.chunk
-        return Citation(n, c.id, c.case_id, c.case_title, c.page, c.section, c.source, text[start:end], start, end)
+        return Citation(n, c.id, c.case_id, c.case_title, c.page, c.section, c.source, text[start:end], start, end, c.section_kind)
 
     def _fall_back(self, question: str, hits: list[Hit], reason: str) -> Answer:
         answer = self.fallback.run(question, hits)

@@ -83,3 +83,11 @@ def test_reply_lists_its_sources_with_case_and_page():
     assert "大模型调用失败" in reply
     assert reply.endswith("来源：\n[1] 《余杭：为民办事有“一套”》第29版 · 导语")
     assert format_reply(Answer("报告中没有找到……", found=False)) == "报告中没有找到……"
+
+
+def test_sources_name_the_preface_and_a_case_the_contents_do_not_list_apart():
+    """Only the report's preface has no page by nature; a new case missing from the contents is not the preface."""
+    preface = Citation(1, "a", "c0", "杭州“深化改革、强基固本”再出发", None, "导语", "003.txt", "人到半山。", 0, 5, "preface")
+    unlisted = Citation(2, "b", "c9", "临安青山湖街道：新案例", None, "导语", "009.txt", "新做法。", 0, 4, "body")
+    reply = format_reply(Answer("人到半山。[1]新做法。[2]", found=True, citations=[preface, unlisted]))
+    assert "《杭州“深化改革、强基固本”再出发》报告前言" in reply and "《临安青山湖街道：新案例》版面未列入目录" in reply

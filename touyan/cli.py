@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             message = err["msg"].removeprefix("Value error, ")
             print(f"error: TOUYAN_{name}: {message}" if name else f"error: {message}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as e:  # a missing folder, an unknown spec, a retriever the index lacks, a blank question
+    except (FileNotFoundError, ValueError, ImportError) as e:  # a missing folder, an unknown spec, an optional extra not installed, a blank question
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # the live index is untouched: a build only replaces it once complete

@@ -148,6 +148,7 @@ class CitationOut(BaseModel):
     quote: str = Field(description="the quoted sentence, verbatim")
     start: int = Field(description="start of the quote inside the passage text")
     end: int = Field(description="end of the quote inside the passage text (exclusive)")
+    section_kind: str
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
