@@ -132,6 +132,25 @@ def contents_quotes(question: str, hits: list[Hit]) -> list[_Sentence]:
     ]
 
 
+def byline_quote(question: str, hits: list[Hit]) -> list[_Sentence]:
+    """For a question asking who wrote a commentary, the commentary's byline (its expert's title
+    and name), from the best hit's case when one of its commentaries was retrieved.
+
+    Scored with the other sentences, the byline lost to the case's own sentences, which share the
+    place the question names while the byline does not.
+    """
+    cues = Cues.of(question)
+    if not (cues.wants_author and "commentary" in cues.kinds):  # 点评 itself: “评价…的院长是谁” asks no byline
+        return []
+    commentaries = [h for h in hits if h.chunk.section_kind == "commentary"]
+    same_case = [h for h in commentaries if hits and h.chunk.case_id == hits[0].chunk.case_id]
+    for h in same_case + commentaries:
+        for a, b in sentence_spans(h.chunk.text):
+            if is_byline(h.chunk.text[a:b]):
+                return [_Sentence(h, a, b, 0.0, frozenset())]
+    return []
+
+
 class ExtractiveAnswerer:
     """Quotes 1–3 sentences from the top passages, most question words first, each cited [n].
 
@@ -225,8 +244,8 @@ class ExtractiveAnswerer:
 
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes)."""
-        if contents := contents_quotes(question, hits):
-            return contents
+        if quotes := contents_quotes(question, hits) or byline_quote(question, hits):
+            return quotes
         several = bool(SEVERAL.search(question))
         pool = hits if several else hits[: self.passages]
         ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)

@@ -247,3 +247,11 @@ def test_a_long_best_sentence_is_quoted_alone(answerer):
     long = "截至目前，余杭区已有50个部门、12个镇街按照“部门点题、基层答题”的方式组团攻坚，一共破解了126个难题，妥善解决人民群众的揪心事。"
     answer = answerer.run("余杭“321”机制有多少部门和镇街参与？", [hit("余杭深入实施“321”机制。" + long + "下一步还将继续推进。")])
     assert answer.citations[0].quote == long  # not widened; a sentence adding words may follow
+
+
+def test_who_wrote_the_commentary_is_answered_by_its_byline(answerer):
+    """The case's own sentences share the place the question names; the byline does not, yet it is the answer."""
+    commentary = "浙江省社科院政治学研究所副所长 唐玉\n仓前街道的探索为城市核心区发展新质生产力提供了样本。"
+    hits = [hit("仓前街道从三个维度着力破解体制机制障碍。", case="仓前"), hit(commentary, rank=2, case="仓前", kind="commentary")]
+    answer = answerer.run("仓前街道的专家点评是谁写的？", hits)
+    assert [c.quote for c in answer.citations] == ["浙江省社科院政治学研究所副所长 唐玉"]
