@@ -229,18 +229,24 @@ class ReportParser:
         return i
 
     def _start_commentary(self, lines, i, out) -> int:
-        """Expert commentary: optional column name lines, a headline, the expert's line."""
+        """Expert commentary: optional column name lines, a headline, the expert's line; or the expert's line at once."""
+        if i < len(lines) and is_expert(lines[i].text):  # 专家点评 / 浙江工业大学教授 陈立 / text
+            self._open_commentary(out, COMMENTARY_MARK, lines[i])
+            return i + 1
         j = i
         while j + 1 < len(lines) and not is_expert(lines[j + 1].text) and is_titleish(lines[j].text) and j - i < 2:
             j += 1
         if j + 1 < len(lines) and is_expert(lines[j + 1].text):
-            expert = lines[j + 1]
-            out.start_section(lines[j].text, "commentary", byline=expert.text)
-            # The expert's title and name are what users ask about ("谁点评的"), so they are text too.
-            out.section.paragraphs.append(Paragraph(expert.text, ((expert.start, expert.end),)))
+            self._open_commentary(out, lines[j].text, lines[j + 1])
             return j + 2
         out.start_section(COMMENTARY_MARK, "commentary")
         return i
+
+    @staticmethod
+    def _open_commentary(out, title: str, expert: Line) -> None:
+        out.start_section(title, "commentary", byline=expert.text)
+        # The expert's title and name are what users ask about ("谁点评的"), so they are text too.
+        out.section.paragraphs.append(Paragraph(expert.text, ((expert.start, expert.end),)))
 
     def _is_noise(self, lines: list[Line], i: int) -> bool:
         """Captions, running heads and stray short lines: page furniture, not text."""

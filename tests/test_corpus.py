@@ -273,3 +273,16 @@ def test_suffixes_are_read_in_any_case_and_utf16_with_a_bom(tmp_path):
     reasons = {e.source: e.reason for e in corpus.errors}
     assert reasons.keys() == {"d.txt", "e.txt"}
     assert "UTF-16" in reasons["d.txt"] and "binary" in reasons["e.txt"]
+
+
+def test_commentary_whose_expert_line_follows_the_mark_at_once(tmp_path):
+    """专家点评 / the expert's line / text: no headline between them."""
+    (tmp_path / "009.txt").write_text(
+        "改革项目：测试改革\n\n临安青山湖街道：新案例\n\n王五 赵六\n\n青山湖街道推出新做法。\n\n"
+        "专家点评\n\n浙江工业大学教授 陈立\n\n这一做法体现了以人民为中心的发展思想。\n",
+        encoding="utf-8",
+    )
+    (case,) = load_corpus(tmp_path).cases
+    commentary = case.sections[-1]
+    assert (commentary.title, commentary.kind, commentary.byline) == ("专家点评", "commentary", "浙江工业大学教授 陈立")
+    assert [p.text for p in commentary.paragraphs] == ["浙江工业大学教授 陈立", "这一做法体现了以人民为中心的发展思想。"]
