@@ -101,12 +101,20 @@ def support_key(settings: Settings) -> str:
 
 
 def not_found_text(question: str, hits: list[Hit]) -> str:
+    """Says the report has no answer, in the question's language, and points at the closest passage."""
     topic = question.strip().rstrip("?？。.!！ ") or question.strip()
     if len(topic) > 40:
         topic = topic[:40] + "…"
+    c = hits[0].chunk if hits else None
+    if is_latin(question):
+        text = f"The report has nothing that answers “{topic}”."
+        if c is not None:
+            preface = c.section_kind in ("preface", "contents")
+            where = f"page {c.page}" if c.page is not None else "the preface" if preface else "a page the contents do not list"
+            text += f" The closest passage is from 《{c.case_title}》 ({where}); see the results."
+        return text
     text = f"报告中没有找到能回答“{topic}”的内容。"
-    if hits:
-        c = hits[0].chunk
+    if c is not None:
         text += f"最接近的段落来自《{c.case_title}》（{page_label(c.page, c.section_kind)}），可在检索结果中查看。"
     return text
 

@@ -30,5 +30,6 @@ def serve(settings: Settings) -> None:
     log.info("opening the index in %s (corpus %s, embedder %s)", settings.index_dir, settings.corpus_dir, settings.embedder)
     searcher = open_searcher(settings, progress=log.info)
     app = create_app(settings, searcher)
-    log.info("serving on http://%s:%d (API docs at /docs)", settings.host, settings.port)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host  # an IPv6 address in a URL
+    log.info("serving on http://%s:%d (API docs at /docs)", host, settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

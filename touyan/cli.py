@@ -13,6 +13,13 @@ from service.query import MAX_TOP_K, RETRIEVERS, clean_query
 from touyan.settings import Settings
 
 
+# The flag that sets each setting, for error messages (the variable may not be what the user typed).
+FLAGS = {
+    "corpus_dir": "--corpus", "index_dir": "--index-dir", "embedder": "--embedder", "sparse": "--sparse",
+    "retriever": "--retriever", "top_k": "--top-k", "host": "--host", "port": "--port",
+}
+
+
 def _print_json(data) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
@@ -230,9 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(settings, args)
     except ValidationError as e:  # a TOUYAN_* variable (or its flag) out of range, of the wrong type, unknown
         for err in e.errors():
-            name = "_".join(str(part) for part in err["loc"]).upper()
+            field = "_".join(str(part) for part in err["loc"])
             message = err["msg"].removeprefix("Value error, ")
-            print(f"error: TOUYAN_{name}: {message}" if name else f"error: {message}", file=sys.stderr)
+            flag = f" ({FLAGS[field]})" if field in FLAGS else ""
+            print(f"error: TOUYAN_{field.upper()}{flag}: {message}" if field else f"error: {message}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError, ImportError) as e:  # a missing folder, an unknown spec, an optional extra not installed, a blank question
         print(f"error: {e}", file=sys.stderr)
