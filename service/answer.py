@@ -251,9 +251,14 @@ class ExtractiveAnswerer:
         return support >= (english if is_latin(question) else chinese)
 
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
-        """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes)."""
-        if quotes := contents_quotes(question, hits) or byline_quote(question, hits):
-            return quotes
+        """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes),
+        and for a page, the best sentence of that page's own passages after its line."""
+        if contents := contents_quotes(question, hits):
+            pages = Cues.of(question).pages
+            on_page = [h for h in hits if h.chunk.page in pages and h.chunk.section_kind != "contents"]
+            return contents + (self.select(question, on_page, terms)[:1] if on_page else [])
+        if byline := byline_quote(question, hits):
+            return byline
         several = bool(SEVERAL.search(question))
         pool = hits if several else hits[: self.passages]
         ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)

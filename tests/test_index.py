@@ -184,6 +184,11 @@ def test_a_question_about_the_contents_or_a_page_gets_the_contents_list_first(se
     assert searcher.search(question, 1)[0].chunk.section_kind == "contents"
 
 
+def test_a_question_naming_a_page_gets_that_pages_passages_after_the_list(searcher):
+    hits = searcher.search("第35版的案例讲了什么？", 5)
+    assert hits[0].chunk.section_kind == "contents" and any(h.chunk.page == 35 for h in hits)
+
+
 def test_a_count_in_the_asked_measure_word_ranks_first(searcher):
     assert "6000余家企业" in searcher.search("梦创社区服务多少家企业？", 1)[0].chunk.text
 
