@@ -16,8 +16,9 @@ def _umask() -> int:
 
 # tempfile creates files 0600 and folders 0700; an index should be as readable as any file
 # written the ordinary way, so that another user (a service account) can serve it.
-FILE_MODE = 0o666 & ~_umask()
-FOLDER_MODE = 0o777 & ~_umask()
+_UMASK = _umask()
+FILE_MODE = 0o666 & ~_UMASK
+FOLDER_MODE = 0o777 & ~_UMASK
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None] | bytes) -> None:

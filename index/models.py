@@ -79,11 +79,13 @@ class Case:
         return cls(d["id"], d["title"], d["kind"], d["source"], d["project"], d["page"], list(d["authors"]), sections)
 
 
-def page_label(page: int | None, section_kind: SectionKind) -> str:
+def page_label(page: int | None, section_kind: SectionKind, english: bool = False) -> str:
     """Where answers say a passage is: its page, the report's preface, or a case the contents do not list."""
     if page is not None:
-        return f"第{page}版"
-    return "报告前言" if section_kind in ("preface", "contents") else "版面未列入目录"
+        return f"page {page}" if english else f"第{page}版"
+    if section_kind in ("preface", "contents"):
+        return "the preface" if english else "报告前言"
+    return "a page the contents do not list" if english else "版面未列入目录"
 
 
 @dataclass(frozen=True)

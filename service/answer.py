@@ -109,9 +109,7 @@ def not_found_text(question: str, hits: list[Hit]) -> str:
     if is_latin(question):
         text = f"The report has nothing that answers “{topic}”."
         if c is not None:
-            preface = c.section_kind in ("preface", "contents")
-            where = f"page {c.page}" if c.page is not None else "the preface" if preface else "a page the contents do not list"
-            text += f" The closest passage is from 《{c.case_title}》 ({where}); see the results."
+            text += f" The closest passage is from 《{c.case_title}》 ({page_label(c.page, c.section_kind, english=True)}); see the results."
         return text
     text = f"报告中没有找到能回答“{topic}”的内容。"
     if c is not None:

@@ -6,6 +6,7 @@ the expert commentary, one asking who wrote the commentary by its byline. Rankin
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,6 +64,7 @@ class Cues:
     wants_author: bool
 
     @classmethod
+    @functools.lru_cache(maxsize=256)  # ranking and answering read one question's cues several times
     def of(cls, question: str) -> Cues:
         about_commentary = bool(COMMENTARY.search(question))
         return cls(

@@ -98,14 +98,10 @@ class Searcher:
         fusion: str = "weighted",
         tokens: TokenEncoder | None = None,
     ):
-        if retriever not in RETRIEVERS:
-            raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}: expected one of {FUSIONS}")
         if (tokens is None) != (stored.sparse is None):
             raise ValueError("the token encoder and the index's sparse and token vectors come together")
-        if tokens is None and retriever in TOKEN_RETRIEVERS:
-            raise ValueError(f"the {retriever} retriever reads e5 token vectors, which an index built with TOUYAN_SPARSE=none lacks")
         self.stored = stored
         self.embedder = embedder
         self.tokens = tokens
@@ -129,11 +125,19 @@ class Searcher:
         # interleaving them stalls e5's OpenMP threads (eval/bench_http.py at concurrency 8).
         self._cpu_lock = threading.Lock()
         self._blas = ThreadpoolController()
+        self._check_retriever(retriever)
 
     @property
     def retrievers(self) -> tuple[str, ...]:
         """The retrievers this index can serve."""
         return RETRIEVERS if self.tokens else tuple(r for r in RETRIEVERS if r not in TOKEN_RETRIEVERS)
+
+    def _check_retriever(self, retriever: str) -> None:
+        """One rule for the default retriever and a request's: a known name this index can serve."""
+        if retriever not in RETRIEVERS:
+            raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")
+        if retriever not in self.retrievers:
+            raise ValueError(f"the {retriever} retriever reads e5 token vectors, which an index built with TOUYAN_SPARSE=none lacks")
 
     @property
     def embedder_name(self) -> str:
@@ -161,10 +165,7 @@ class Searcher:
         if page is not None and page < 0:
             raise ValueError(f"page must be 0 or more (got {page})")
         retriever = retriever or self.retriever
-        if retriever not in RETRIEVERS:
-            raise ValueError(f"unknown retriever {retriever!r}: expected one of {RETRIEVERS}")
-        if retriever not in self.retrievers:
-            raise ValueError(f"this index has no e5 token vectors for the {retriever} retriever (TOUYAN_SPARSE=none)")
+        self._check_retriever(retriever)
         allowed = self._allowed(case_id, page)
         if allowed is not None and not allowed.any():
             return []
