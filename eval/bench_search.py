@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", default="10000,50000,100000", help="vector counts for flat vs HNSW ('' to skip)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
-    settings = Settings().with_overrides(embedder=args.embedder, sparse=args.sparse, index_dir=args.index_dir)
+    settings = Settings.from_flags(embedder=args.embedder, sparse=args.sparse, index_dir=args.index_dir)
 
     from service.search import open_searcher
 

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=0.02, help="share of answerable questions that may be rejected (default 0.02)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
-    settings = Settings().with_overrides(index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
+    settings = Settings.from_flags(index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
     searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
     answerer = ExtractiveAnswerer.for_settings(settings, searcher)
     rows = measure(searcher, answerer, settings.top_k, load_questions(args.questions))

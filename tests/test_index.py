@@ -267,6 +267,9 @@ def test_search_cli_reports_bad_settings_in_one_line(tmp_path, global_flags, sea
         ({"TOUYAN_FUSION": "foo"}, ["search", "江洲村"], "TOUYAN_FUSION: unknown fusion 'foo'"),
         ({"TOUYAN_EMBEDDER": "foo"}, ["index"], "TOUYAN_EMBEDDER (--embedder): unknown embedder 'foo'"),
         ({"TOUYAN_SPARSE": "none", "TOUYAN_RETRIEVER": "sparse"}, ["serve"], "TOUYAN_RETRIEVER=sparse reads e5 token vectors"),
+        # A flag replaces its variable unread: these get as far as the question.
+        ({"TOUYAN_TOP_K": "99", "TOUYAN_RETRIEVER": "foo"}, ["search", "--top-k", "3", "--retriever", "bm25", " "], "the question is empty"),
+        ({"TOUYAN_EMBEDDER": "foo", "TOUYAN_SPARSE": "x"}, ["--embedder", "e5", "--sparse", "none", "search", " "], "the question is empty"),
     ],
 )
 def test_cli_refuses_bad_input_before_opening_the_index(tmp_path, env, args, message):

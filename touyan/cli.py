@@ -18,6 +18,8 @@ FLAGS = {
     "corpus_dir": "--corpus", "index_dir": "--index-dir", "embedder": "--embedder", "sparse": "--sparse",
     "retriever": "--retriever", "top_k": "--top-k", "host": "--host", "port": "--port",
 }
+# Where argparse keeps each flag's value (subcommands' flags are absent from other subcommands).
+DESTS = {field: flag.removeprefix("--").replace("-", "_") for field, flag in FLAGS.items()}
 
 
 def _print_json(data) -> None:
@@ -134,11 +136,11 @@ def cmd_search(settings: Settings, args) -> int:
     from service.api.schemas import SearchResult
 
     question = clean_query(args.question)  # refused before the index is opened
-    searcher = _open_searcher(settings.with_overrides(retriever=args.retriever))
+    searcher = _open_searcher(settings)
     if args.case and not searcher.has_case(args.case):
         print(f"error: unknown case id {args.case!r}; `touyan cases` lists them", file=sys.stderr)
         return 2
-    hits = searcher.search(question, args.top_k or settings.top_k, case_id=args.case, page=args.page)
+    hits = searcher.search(question, settings.top_k, case_id=args.case, page=args.page)
     if args.json:
         _print_json({"query": question, "results": [SearchResult.from_hit(h).model_dump() for h in hits]})
         return 0
@@ -167,7 +169,7 @@ def cmd_eval(settings: Settings, args) -> int:
 def cmd_serve(settings: Settings, args) -> int:
     from service.serve import serve
 
-    serve(settings.with_overrides(host=args.host, port=args.port))
+    serve(settings)
     return 0
 
 
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `touyan chunks | head` ends quietly
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings().with_overrides(corpus_dir=args.corpus, index_dir=args.index_dir, embedder=args.embedder, sparse=args.sparse)
+        settings = Settings.from_flags(**{field: getattr(args, dest, None) for field, dest in DESTS.items()})
         return args.func(settings, args)
     except ValidationError as e:  # a TOUYAN_* variable (or its flag) out of range, of the wrong type, unknown
         for err in e.errors():

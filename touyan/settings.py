@@ -57,6 +57,12 @@ class Settings(BaseSettings):
             raise ValueError(f"TOUYAN_RETRIEVER={self.retriever} reads e5 token vectors, which TOUYAN_SPARSE=none leaves out")
         return self
 
+    @classmethod
+    def from_flags(cls, **flags) -> "Settings":
+        """The env vars with the given non-None flags in their place: a flag replaces its variable
+        before validation, so a bad variable the flag overrides is never read."""
+        return cls(**{k: v for k, v in flags.items() if v is not None})
+
     def with_overrides(self, **values) -> "Settings":
         """A copy with the given non-None values (from CLI flags) applied, validated like the rest."""
         return Settings(**{**self.model_dump(), **{k: v for k, v in values.items() if v is not None}})
