@@ -157,6 +157,40 @@ def byline_quote(question: str, hits: list[Hit]) -> list[_Sentence]:
     return []
 
 
+def named_kind_hits(question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits of the section kind the question names (专家点评, 前言), in rank order.
+
+    A question about the commentary or the preface is answered from it: the case's own
+    sentences share the place the question names, and outscored the commentary
+    (“仓前街道的专家点评说了什么？” quoted the case's introduction).
+    """
+    kinds = Cues.of(question).kinds - {"contents"}  # the contents list has contents_quotes
+    return [h for h in hits if h.chunk.section_kind in kinds]
+
+
+def lead_quote(question: str, hits: list[Hit], max_chars: int = 150) -> list[_Sentence]:
+    """For a question asking what the commentary or the preface says, its opening sentences: the
+    earliest retrieved passage of that kind, of the best such passage's case, up to ``max_chars``.
+
+    A writer states the point first; any single sentence that shares the question's few
+    words (前言, 讲) is an arbitrary one.
+    """
+    named = named_kind_hits(question, hits)
+    if not (named and Cues.of(question).wants_summary):
+        return []
+    first = min((h for h in named if h.chunk.case_id == named[0].chunk.case_id), key=lambda h: h.chunk.start)
+    text = first.chunk.text
+    spans = [(a, b) for a, b in sentence_spans(text) if not is_byline(text[a:b])]
+    if not spans:
+        return []
+    end = spans[0][1]
+    for a, b in spans[1:]:
+        if b - spans[0][0] > max_chars:
+            break
+        end = b
+    return [_Sentence(first, spans[0][0], end, 0.0, frozenset())]
+
+
 class ExtractiveAnswerer:
     """Quotes 1–3 sentences from the top passages, most question words first, each cited [n].
 
@@ -238,25 +272,31 @@ class ExtractiveAnswerer:
 
     def supported(self, question: str, hits: list[Hit]) -> bool:
         """Whether the best passage is close enough to the question; any passage will do when uncalibrated,
-        and the contents list for a question about it or about a page it lists (a list is close
-        to no question)."""
+        the contents list for a question about it or about a page it lists (a list is close
+        to no question), and a retrieved commentary or preface for a question asking what it says."""
         support = self.support(hits)
         if not hits or support is None or self.min_support is None:
             return bool(hits)
         if contents_quotes(question, hits):
+            return True
+        if Cues.of(question).wants_summary and named_kind_hits(question, hits):  # 前言讲了什么？ asks what is there
             return True
         chinese, english = self.min_support
         return support >= (english if is_latin(question) else chinese)
 
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes),
-        and for a page, the best sentence of that page's own passages after its line."""
+        and for a page, the best sentence of that page's own passages after its line; one naming
+        the commentary or the preface, that kind's sentences when it was retrieved."""
         if contents := contents_quotes(question, hits):
             pages = Cues.of(question).pages
             on_page = [h for h in hits if h.chunk.page in pages and h.chunk.section_kind != "contents"]
             return contents + (self.select(question, on_page, terms)[:1] if on_page else [])
         if byline := byline_quote(question, hits):
             return byline
+        if lead := lead_quote(question, hits):
+            return lead
+        hits = named_kind_hits(question, hits) or hits
         several = bool(SEVERAL.search(question))
         pool = hits if several else hits[: self.passages]
         ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)

@@ -47,6 +47,8 @@ SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
 # Words about the expert commentary, broader than its section kind: enough to ask who wrote it.
 COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
 WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
+# A question asking what a part of the report says as a whole (前言讲了什么？), not one fact in it.
+SUMMARY = re.compile(r"[讲说写谈]了?(?:些)?什么|主要内容|内容是什么|(?:概括|总结)一下|\bwhat (?:does|do|did) (?:the )?\w+(?: \w+)? (?:say|cover)\b|\bsummar", re.IGNORECASE)
 SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
 PAGE = re.compile(r"第\s*(\d+)\s*版|\bpage\s+(\d+)", re.IGNORECASE)
 
@@ -62,6 +64,7 @@ class Cues:
     pages: frozenset[int]
     about_commentary: bool
     wants_author: bool
+    wants_summary: bool
 
     @classmethod
     @functools.lru_cache(maxsize=256)  # ranking and answering read one question's cues several times
@@ -75,6 +78,7 @@ class Cues:
             pages=frozenset(int(a or b) for a, b in PAGE.findall(question)),
             about_commentary=about_commentary,
             wants_author=about_commentary and bool(WHO.search(question)),
+            wants_summary=bool(SUMMARY.search(question)),
         )
 
     def numbers_held(self, text: str) -> float:

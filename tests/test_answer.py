@@ -22,7 +22,7 @@ QIANTANG = "钱塘区企业综合服务中心推出281项增值服务。服务�
 THRESHOLDS = (0.75, 0.65)
 
 
-def hit(text: str, rank: int = 1, dense: float | None = 0.85, case: str = "余杭", kind: str = "body") -> Hit:
+def hit(text: str, rank: int = 1, dense: float | None = 0.85, case: str = "余杭", kind: str = "body", start: int = 0) -> Hit:
     chunk = Chunk(
         id=f"{case}-{rank}",
         text=text,
@@ -33,9 +33,9 @@ def hit(text: str, rank: int = 1, dense: float | None = 0.85, case: str = "余�
         section="导语",
         section_kind=kind,
         source="000.txt",
-        start=0,
-        end=len(text),
-        spans=((0, len(text)),),
+        start=start,
+        end=start + len(text),
+        spans=((start, start + len(text)),),
     )
     return Hit(rank=rank, chunk=chunk, score=1.0 / rank, dense=dense, sparse=None, late=None, bm25=None)
 
@@ -262,3 +262,20 @@ def test_who_wrote_the_commentary_is_answered_by_its_byline(answerer):
     hits = [hit("仓前街道从三个维度着力破解体制机制障碍。", case="仓前"), hit(commentary, rank=2, case="仓前", kind="commentary")]
     answer = answerer.run("仓前街道的专家点评是谁写的？", hits)
     assert [c.quote for c in answer.citations] == ["浙江省社科院政治学研究所副所长 唐玉"]
+
+
+def test_a_question_naming_the_commentary_quotes_the_commentary(answerer):
+    """The case's introduction shares the place the question names; the commentary is what was asked about."""
+    commentary = "浙江省社科院政治学研究所副所长 唐玉\n仓前的探索为城市核心区发展新质生产力提供了样本。"
+    hits = [hit("仓前街道从三个维度着力破解体制机制障碍。", case="仓前"), hit(commentary, rank=2, case="仓前", kind="commentary")]
+    answer = answerer.run("仓前街道的专家点评怎么看新质生产力？", hits)
+    assert {c.section_kind for c in answer.citations} == {"commentary"}
+
+
+def test_what_the_preface_says_is_answered_by_its_opening_below_the_threshold(answerer):
+    opening = "今年7月，党的二十届三中全会召开。杭州把今年作为“深化改革、强基固本”主题年。"
+    later = "杭州发展民营经济的实践经验，成为了浙江乃至全国的“金名片”。"
+    hits = [hit(later, case="前言", kind="preface", dense=0.5, start=500), hit(opening, rank=2, case="前言", kind="preface", dense=0.5)]
+    answer = answerer.run("报告前言讲了什么？", hits)
+    assert answer.found and [c.quote for c in answer.citations] == [opening]
+    assert not answerer.run("报告前言里提到的高铁有多长？", hits).found  # a fact question still needs support

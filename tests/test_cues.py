@@ -43,3 +43,12 @@ def test_who_wrote_the_commentary_wants_its_byline():
 def test_a_question_keeps_a_few_counts_however_many_it_asks():
     question = "".join(f"多少{chr(0x4E00 + i)}" for i in range(200))
     assert len(Cues.of(question).counts) == 4 and len(Cues.of("多少家多少家多少家").counts) == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "summary"),
+    [("报告前言讲了什么？", True), ("仓前街道的专家点评说了什么？", True), ("What does the preface say?", True),
+     ("请概括一下滨江案例的专家点评", True), ("有位学者点评时用了哪三个词来概括？", False), ("江洲村成立的公司叫什么名字？", False)],
+)
+def test_a_question_asking_what_a_part_says_wants_a_summary(question, summary):
+    assert Cues.of(question).wants_summary is summary
