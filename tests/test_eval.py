@@ -106,3 +106,14 @@ def test_eval_cli_refuses_an_unknown_retriever_before_building_anything(tmp_path
         capture_output=True, text=True,
     )
     assert out.returncode == 2 and "unknown retriever nope" in out.stderr and not (tmp_path / "idx").exists()
+
+
+def test_the_baselines_map_a_stacks_passages_to_cases_by_offsets(corpus):
+    """Other stacks' passages are judged by the rule of `touyan eval`: which cases' paragraphs they overlap."""
+    from eval.baselines import Passage, passage_cases
+
+    case = next(c for c in corpus.cases if c.sections and c.sections[0].paragraphs)
+    start, end = case.sections[0].paragraphs[0].spans[0]
+    text = corpus.texts[case.source]
+    passages = [Passage("inside", case.source, start, end, text[start:end]), Passage("lost", case.source, None, None, "")]
+    assert passage_cases(passages, corpus) == {"inside": {case.id}, "lost": set()}
