@@ -56,7 +56,7 @@ def measure(searcher: Searcher, answerer: ExtractiveAnswerer, top_k: int, questi
         evidence = [normalize(e) for e in q.evidence]
         quotes = [normalize(c.quote) for c in answer.citations]
         quoted = any(e in quote for e in evidence for quote in quotes) if evidence and answer.found else None
-        rows.append(Row(q.id, q.category, is_latin(q.question), answerer.support(hits) or 0.0, answer.found, quoted))
+        rows.append(Row(q.id, q.category, is_latin(q.question), answer.support or 0.0, answer.found, quoted))
     return rows
 
 
@@ -94,8 +94,8 @@ def off_topic(searcher: Searcher, answerer: ExtractiveAnswerer, top_k: int) -> d
     """The control questions: their support, and whether the current thresholds reject them."""
     out = {}
     for q in OFF_TOPIC:
-        hits = searcher.search(q, top_k)
-        out[q] = {"support": round(answerer.support(hits) or 0.0, 4), "rejected": not answerer.run(q, hits).found}
+        answer = answerer.run(q, searcher.search(q, top_k))
+        out[q] = {"support": round(answer.support or 0.0, 4), "rejected": not answer.found}
     return out
 
 

@@ -29,7 +29,7 @@ from touyan.settings import Settings
 # cosine scale): the best cosine below which a (Chinese, English) question gets “not found”.
 # English questions get their own threshold because cross-lingual cosines run lower.
 MIN_SUPPORT: dict[str, tuple[float, float]] = {
-    "sparse:e5": (0.1833, 0.0933),
+    "sparse:e5": (0.18, 0.0937),
     "dense:e5+use": (0.764, 0.6452),
     "dense:e5": (0.8525, 0.7335),
     "dense:use": (0.1773, 0.0595),
@@ -49,6 +49,8 @@ CONTEXT_BELOW_CHARS = 60
 
 # Dense cosine of a question with (passage, start, end) sentences; None where unknown.
 SentenceSimilarity = Callable[[str, list[tuple[Chunk, int, int]]], list[float | None]]
+# Ids of the cases about the places a question names; None when it names none (Searcher.cases_named).
+CasesNamed = Callable[[str], frozenset[str] | None]
 
 
 @dataclass(frozen=True)
@@ -214,10 +216,12 @@ class ExtractiveAnswerer:
         tokenizer: Tokenizer | None = None,
         signal: str = "dense",
         similarity: SentenceSimilarity | None = None,
+        cases_named: CasesNamed | None = None,
     ) -> None:
         self.min_support = min_support
         self.signal = signal
         self.similarity = similarity
+        self.cases_named = cases_named
         self.passages = passages
         self.max_sentences = max_sentences
         self.max_chars = max_chars
@@ -235,13 +239,16 @@ class ExtractiveAnswerer:
             min_support=MIN_SUPPORT.get(key),
             signal=key.split(":", 1)[0],
             similarity=searcher.sentence_similarities if searcher else None,
+            cases_named=searcher.cases_named if searcher else None,
             tokenizer=searcher.tokenizer if searcher else None,
         )
 
     def run(self, question: str, hits: list[Hit]) -> Answer:
-        support = self.support(hits)
-        if not self.supported(question, hits):
+        named = self.on_named_places(question, hits)
+        support = self.support(named)
+        if not self.supported(question, named):
             return Answer(not_found_text(question, hits), found=False, support=support)
+        hits = named
         chosen = self.select(question, hits, self.terms(question))
         citations = [
             Citation(
@@ -262,6 +269,15 @@ class ExtractiveAnswerer:
         text = "".join(f"{c.quote}[{c.n}]" for c in citations)
         return Answer(text, found=True, citations=citations, support=support)
 
+    def on_named_places(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The hits a question naming places may be answered from: those of cases about them, and
+        the contents list (which names every place). Another place's passage shares the question's
+        other words, and its fact would be stated as the named place's (钱塘有多少个部门… got 余杭's)."""
+        cases = self.cases_named(question) if self.cases_named else None
+        if cases is None:
+            return hits
+        return [h for h in hits if h.chunk.case_id in cases or h.chunk.section_kind == "contents"]
+
     def terms(self, question: str) -> list[str]:
         return list(dict.fromkeys(self.tokenizer.tokenize(question)))
 
@@ -279,8 +295,14 @@ class ExtractiveAnswerer:
             return bool(hits)
         if contents_quotes(question, hits):
             return True
-        if Cues.of(question).wants_summary and named_kind_hits(question, hits):  # 前言讲了什么？ asks what is there
-            return True
+        if all(h.chunk.section_kind == "contents" for h in hits):  # the list answers only questions about it
+            return False
+        cues = Cues.of(question)
+        if cues.wants_summary or cues.wants_author:  # 前言讲了什么？ asks what is there; 江洲村的专家点评说了什么？ what is not
+            if named := named_kind_hits(question, hits):
+                return True
+            if cues.kinds - {"contents"}:
+                return False
         chinese, english = self.min_support
         return support >= (english if is_latin(question) else chinese)
 

@@ -19,6 +19,7 @@ from index.store import StoredIndex
 from index.tokenize import Tokenizer
 from index.transliterate import PinyinNames
 from service.cues import Cues, is_byline, is_latin
+from service.places import Places
 from service.query import FUSIONS, RETRIEVERS, TOKEN_RETRIEVERS, clean_query
 from touyan.settings import Settings
 
@@ -111,6 +112,7 @@ class Searcher:
         self.weights = {**(WEIGHTS if tokens else WEIGHTS_WITHOUT_TOKENS), "sentence": SENTENCE_WEIGHT}
         self.tokenizer = Tokenizer(stored.user_words)
         self.names = PinyinNames(stored.bm25.terms)
+        self.places = Places(stored.cases, stored.chunks)
         self._chunks = stored.chunks
         self._row_of = {c.id: i for i, c in enumerate(self._chunks)}
         self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}
@@ -209,6 +211,12 @@ class Searcher:
         if page is not None:
             mask &= self._page_of == page
         return mask
+
+    def cases_named(self, question: str) -> frozenset[str] | None:
+        """Ids of the cases about the places the question names (an English one in pinyin); None when it names none."""
+        text = " ".join(self.names.terms(question)) if is_latin(question) else question
+        names = self.places.named(text)
+        return self.places.cases_about(names) if names else None
 
     def sentence_similarities(self, question: str, sentences: list[tuple[Chunk, int, int]]) -> list[float | None]:
         """Dense cosine of the question with each (passage, start, end) sentence; None for one not indexed."""

@@ -279,3 +279,13 @@ def test_what_the_preface_says_is_answered_by_its_opening_below_the_threshold(an
     answer = answerer.run("报告前言讲了什么？", hits)
     assert answer.found and [c.quote for c in answer.citations] == [opening]
     assert not answerer.run("报告前言里提到的高铁有多长？", hits).found  # a fact question still needs support
+
+
+def test_a_question_naming_a_place_is_not_answered_from_another_places_passage():
+    """余杭's count shares every word but the place with a question about 钱塘: stating it would be wrong."""
+    named = ExtractiveAnswerer(min_support=THRESHOLDS, cases_named=lambda q: frozenset({"c-钱塘"}) if "钱塘" in q else None)
+    yuhang = [hit(YUHANG)]
+    assert not named.run("钱塘有多少个部门参与破解难题？", yuhang).found
+    answer = named.run("钱塘有多少个部门参与破解难题？", yuhang + [hit(QIANTANG, rank=2, case="钱塘")])
+    assert answer.found and {c.case_id for c in answer.citations} == {"c-钱塘"}
+    assert named.run("余杭有多少个部门参与破解难题？", yuhang).found  # names no place the stub knows

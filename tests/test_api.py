@@ -538,3 +538,10 @@ def test_a_build_made_while_serving_is_served_from_the_next_request(tmp_path, se
         assert client.get("/health").json()["chunks"] == before + 1
     assert "still serving the previous one" in caplog.text
     assert client.post("/search", json={"query": "一号响应", "retriever": "late"}).status_code == 200
+
+
+@pytest.mark.parametrize("question", ["临安的专家点评是谁写的？", "江洲村的专家点评说了什么？", "淳安千岛湖模式的具体做法是什么？"])
+def test_ask_about_a_place_or_part_the_report_lacks_is_not_found(client, question):
+    """临安 and 淳安 are only listed in the contents; 江洲村's case has no commentary."""
+    body = client.post("/ask", json={"question": question}).json()
+    assert body["found"] is False and body["citations"] == []
