@@ -29,10 +29,10 @@ from touyan.settings import Settings
 # cosine scale): the best cosine below which a (Chinese, English) question gets “not found”.
 # English questions get their own threshold because cross-lingual cosines run lower.
 MIN_SUPPORT: dict[str, tuple[float, float]] = {
-    "sparse:e5": (0.18, 0.0937),
-    "dense:e5+use": (0.764, 0.6452),
-    "dense:e5": (0.8525, 0.7335),
-    "dense:use": (0.1773, 0.0595),
+    "sparse:e5": (0.18, 0.1205),
+    "dense:e5+use": (0.764, 0.665),
+    "dense:e5": (0.8525, 0.7253),
+    "dense:use": (0.1684, 0.0518),
 }
 
 # A line of the contents list: “29版 余杭:… 紫港科技城:…”.
