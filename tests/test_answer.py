@@ -250,6 +250,12 @@ def test_a_short_best_sentence_is_quoted_with_its_neighbours(answerer):
     assert [c.quote for c in answer.citations] == [text]
 
 
+def test_a_short_best_sentence_is_not_widened_across_a_paragraph_break(answerer):
+    text = "数字赋能城市治理的探索还在继续。\n今年1月有居民反映露台漏水。在随后的5个月间三方协商完成了维修。"
+    answer = answerer.run("露台漏水是什么时候反映的？", [hit(text)])
+    assert [c.quote for c in answer.citations] == ["今年1月有居民反映露台漏水。在随后的5个月间三方协商完成了维修。"]
+
+
 def test_a_long_best_sentence_is_quoted_alone(answerer):
     long = "截至目前，余杭区已有50个部门、12个镇街按照“部门点题、基层答题”的方式组团攻坚，一共破解了126个难题，妥善解决人民群众的揪心事。"
     answer = answerer.run("余杭“321”机制有多少部门和镇街参与？", [hit("余杭深入实施“321”机制。" + long + "下一步还将继续推进。")])
