@@ -159,6 +159,12 @@ def byline_quote(question: str, hits: list[Hit]) -> list[_Sentence]:
     return []
 
 
+def quoted_verbatim(question: str, hits: list[Hit]) -> bool:
+    """Whether a passage holds the whole question, as it does a name typed alone (梦创, 共富工坊)."""
+    phrase = normalize(question).strip(" ?？。.!！")
+    return len(phrase) >= 2 and any(phrase in normalize(h.chunk.text) for h in hits)
+
+
 def named_kind_hits(question: str, hits: list[Hit]) -> list[Hit]:
     """The hits of the section kind the question names (专家点评, 前言), in rank order.
 
@@ -170,23 +176,24 @@ def named_kind_hits(question: str, hits: list[Hit]) -> list[Hit]:
     return [h for h in hits if h.chunk.section_kind in kinds]
 
 
-def lead_quote(question: str, hits: list[Hit], max_chars: int = 150) -> list[_Sentence]:
-    """For a question asking what the commentary or the preface says, its opening sentences: the
-    earliest retrieved passage of that kind, of the best such passage's case, up to ``max_chars``.
-
-    A writer states the point first; any single sentence that shares the question's few
-    words (前言, 讲) is an arbitrary one.
-    """
+def lead_quote(question: str, hits: list[Hit]) -> list[_Sentence]:
+    """For a question asking what the commentary or the preface says, its opening sentences
+    (``opening``) among the passages of that kind."""
     named = named_kind_hits(question, hits)
-    if not (named and Cues.of(question).wants_summary):
-        return []
-    first = min((h for h in named if h.chunk.case_id == named[0].chunk.case_id), key=lambda h: h.chunk.start)
+    return opening(named) if named and Cues.of(question).wants_summary else []
+
+
+def opening(hits: list[Hit], max_chars: int = 150) -> list[_Sentence]:
+    """The opening sentences, up to ``max_chars``, of the earliest of these passages of the first
+    one's case: a writer states the point first, while any single sentence sharing a summary
+    question's few words (前言, 讲) is an arbitrary one."""
+    first = min((h for h in hits if h.chunk.case_id == hits[0].chunk.case_id), key=lambda h: h.chunk.start)
     text = first.chunk.text
     spans = [(a, b) for a, b in sentence_spans(text) if not is_byline(text[a:b])]
     if not spans:
         return []
     end = spans[0][1]
-    for a, b in spans[1:]:
+    for _, b in spans[1:]:
         if b - spans[0][0] > max_chars:
             break
         end = b
@@ -289,7 +296,8 @@ class ExtractiveAnswerer:
     def supported(self, question: str, hits: list[Hit]) -> bool:
         """Whether the best passage is close enough to the question; any passage will do when uncalibrated,
         the contents list for a question about it or about a page it lists (a list is close
-        to no question), and a retrieved commentary or preface for a question asking what it says."""
+        to no question), a passage holding the whole question (a keyword), and a retrieved
+        commentary or preface for a question asking what it says."""
         support = self.support(hits)
         if not hits or support is None or self.min_support is None:
             return bool(hits)
@@ -297,6 +305,8 @@ class ExtractiveAnswerer:
             return True
         if all(h.chunk.section_kind == "contents" for h in hits):  # the list answers only questions about it
             return False
+        if quoted_verbatim(question, hits):  # a keyword (梦创), whose cosine with any passage is low
+            return True
         cues = Cues.of(question)
         if cues.wants_summary or cues.wants_author:  # 前言讲了什么？ asks what is there; 江洲村的专家点评说了什么？ what is not
             if named := named_kind_hits(question, hits):
@@ -308,12 +318,18 @@ class ExtractiveAnswerer:
 
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes),
-        and for a page, the best sentence of that page's own passages after its line; one naming
+        and for a page, the best sentence (or, asked what it says, the opening) of that page's own
+        passages after its line; one naming
         the commentary or the preface, that kind's sentences when it was retrieved."""
         if contents := contents_quotes(question, hits):
             pages = Cues.of(question).pages
             on_page = [h for h in hits if h.chunk.page in pages and h.chunk.section_kind != "contents"]
-            return contents + (self.select(question, on_page, terms)[:1] if on_page else [])
+            if not on_page:
+                return contents
+            if Cues.of(question).wants_summary:  # 第28版讲了什么？
+                return contents + opening(on_page)
+            page_terms = [t for t in terms if t not in {str(p) for p in pages}]  # “28个省市” is not about page 28
+            return contents + self.select(question, on_page, page_terms)[:1]
         if byline := byline_quote(question, hits):
             return byline
         if lead := lead_quote(question, hits):

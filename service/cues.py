@@ -42,7 +42,7 @@ SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
     "commentary": re.compile(r"点评|commentary", re.IGNORECASE),
     "preface": re.compile(r"序言|前言|preface", re.IGNORECASE),
     # What a numbered page (第30版, page 28) carries is what the contents list says.
-    "contents": re.compile(r"目录|contents|第\s*\d+\s*版|\bpage\s+\d+", re.IGNORECASE),
+    "contents": re.compile(r"目录|contents|(?<!\d)\d{1,3}\s*版|\bpage\s+\d+", re.IGNORECASE),
 }
 # Words about the expert commentary, broader than its section kind: enough to ask who wrote it.
 COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
@@ -50,7 +50,8 @@ WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
 # A question asking what a part of the report says as a whole (前言讲了什么？), not one fact in it.
 SUMMARY = re.compile(r"[讲说写谈]了?(?:些)?什么|主要内容|内容是什么|(?:概括|总结)一下|\bwhat (?:does|do|did) (?:the )?\w+(?: \w+)? (?:say|cover)\b|\bsummar", re.IGNORECASE)
 SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
-PAGE = re.compile(r"第\s*(\d+)\s*版|\bpage\s+(\d+)", re.IGNORECASE)
+# 第29版, 29版 (not 2024版, an edition), page 28.
+PAGE = re.compile(r"(?<!\d)(\d{1,3})\s*版|\bpage\s+(\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,13 @@ class Cues:
     @functools.lru_cache(maxsize=256)  # ranking and answering read one question's cues several times
     def of(cls, question: str) -> Cues:
         about_commentary = bool(COMMENTARY.search(question))
+        pages = frozenset(int(a or b) for a, b in PAGE.findall(question))
         return cls(
-            numbers=frozenset(NUMBER.findall(question)),
+            numbers=frozenset(NUMBER.findall(question)) - {str(p) for p in pages},  # page 28 asks for no passage holding 28
             counts=tuple(re.compile(COUNT.format(re.escape(units))) for units in _asked_units(question)),
             wants_quantity=bool(QUANTITY.search(question)),
             kinds=frozenset(kind for kind, words in SECTION_KINDS.items() if words.search(question)),
-            pages=frozenset(int(a or b) for a, b in PAGE.findall(question)),
+            pages=pages,
             about_commentary=about_commentary,
             wants_author=about_commentary and bool(WHO.search(question)),
             wants_summary=bool(SUMMARY.search(question)),

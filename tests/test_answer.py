@@ -295,3 +295,10 @@ def test_a_question_naming_a_place_is_not_answered_from_another_places_passage()
     answer = named.run("钱塘有多少个部门参与破解难题？", yuhang + [hit(QIANTANG, rank=2, case="钱塘")])
     assert answer.found and {c.case_id for c in answer.citations} == {"c-钱塘"}
     assert named.run("余杭有多少个部门参与破解难题？", yuhang).found  # names no place the stub knows
+
+
+def test_a_keyword_a_passage_holds_is_answered_below_the_threshold(answerer):
+    """A name typed alone (梦创) is close to no passage by cosine, yet the report plainly has it."""
+    text = "梦创社区负责人张懿说，梦创社区为企业人才提供全生命周期服务。"
+    assert answerer.run("梦创", [hit(text, dense=0.5)]).found
+    assert not answerer.run("量子", [hit(text, dense=0.5)]).found

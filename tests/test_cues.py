@@ -52,3 +52,10 @@ def test_a_question_keeps_a_few_counts_however_many_it_asks():
 )
 def test_a_question_asking_what_a_part_says_wants_a_summary(question, summary):
     assert Cues.of(question).wants_summary is summary
+
+
+def test_a_page_is_named_with_or_without_第_and_its_number_is_no_number_cue():
+    for question in ("29版是什么内容？", "第29版讲了什么？", "What is on page 29?"):
+        cues = Cues.of(question)
+        assert cues.pages == {29} and "contents" in cues.kinds and not cues.numbers
+    assert not Cues.of("2024版的报告有哪些案例？").pages
