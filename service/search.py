@@ -324,7 +324,7 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
         step = done * 10 // max(total, 1)
         if step != last[0]:
             last[0] = step
-            say(f"embedding passages: {done}/{total}")
+            say(f"encoding texts (passages and their sentences): {done}/{total}")
 
     stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, tokens)
     for err in corpus.errors:

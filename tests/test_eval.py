@@ -108,6 +108,15 @@ def test_eval_cli_refuses_an_unknown_retriever_before_building_anything(tmp_path
     assert out.returncode == 2 and "unknown retriever nope" in out.stderr and not (tmp_path / "idx").exists()
 
 
+@pytest.mark.parametrize(("json_path", "message"), [("missing/t.json", "there is no folder"), (".", "is a folder")])
+def test_eval_cli_refuses_a_json_path_it_cannot_write_before_building_anything(tmp_path, json_path, message):
+    out = subprocess.run(
+        [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), "eval", "--json", str(tmp_path / json_path)],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr and not (tmp_path / "idx").exists()
+
+
 def test_the_baselines_map_a_stacks_passages_to_cases_by_offsets(corpus):
     """Other stacks' passages are judged by the rule of `touyan eval`: which cases' paragraphs they overlap."""
     from eval.baselines import Passage, passage_cases

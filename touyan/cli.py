@@ -159,10 +159,20 @@ def cmd_search(settings: Settings, args) -> int:
     return 0
 
 
+def _check_json_out(path: Path) -> None:
+    """Checked before the eval, which takes minutes, rather than when its table is written."""
+    if path.is_dir():
+        raise ValueError(f"--json {path} is a folder; name the file to write")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--json {path}: there is no folder {path.parent}")
+
+
 def cmd_eval(settings: Settings, args) -> int:
     from eval.gold import load_questions
     from eval.run import format_table, run_eval
 
+    if args.json:
+        _check_json_out(args.json)
     questions = load_questions(args.questions) if args.questions else load_questions()
     rows = run_eval(settings, args.embedders.split(","), args.retrievers.split(","), questions, progress=lambda m: print(m, file=sys.stderr))
     print(format_table(rows))

@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
 
+    @field_validator("index_dir")
+    @classmethod
+    def _index_dir_can_be_a_folder(cls, path: Path) -> Path:
+        """Checked before the corpus is encoded for it, not when the encodings are written."""
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"{existing} is a file, not a folder")
+        return path
+
     @field_validator("embedder")
     @classmethod
     def _known_embedder(cls, spec: str) -> str:
