@@ -3,9 +3,14 @@
 A follow-up names only what changes (“那钱塘呢？”, “what about Binjiang?”) or points back
 with a pronoun (“它的专家点评是谁写的？”). It is resolved against the previous user turn
 (itself resolved first): the new name replaces the previous question's subject, or the
-pronoun is replaced by it. The subject is found from the shape of the question — a
-leading noun phrase before 的, a leading place name (…区, …村, …街道, …社区), else the
-first proper noun jieba tags — never from a list of known places.
+pronoun is replaced by it; a page (“第33版呢？”) replaces the page the previous question
+names. The subject is found from the shape of the question — a leading noun phrase before
+的, a leading place name (…区, …村, …街道, …社区), else the first proper noun jieba tags,
+else the page it names — never from a list of known places.
+
+A person pronoun (他, 她) is left alone: the person is named in the previous answer, which
+is not read, and the previous question's subject is a place (谁写了钱塘的专家点评？ →
+他是什么职务？ would become 钱塘是什么职务？).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ FOLLOW_UP_EN = re.compile(r"^(?:and\s+|so\s+|then\s+)?(?:what|how)\s+about\s+(?P
 ELABORATION = frozenset("具体 详细 详细点 还有 其他 另外 此外 更多 细节 原因 结果 效果 然后 后来 接下来".split())
 PRONOUN_ZH = re.compile(r"它们|它|该案例|这个案例|这一案例|该地|这里|那里|该区|这个区")
 PRONOUN_EN = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)
+PAGE = re.compile(r"第?\s*\d+\s*版|(?<![a-z])page\s*\d+", re.IGNORECASE)
 PROPER_NOUN = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg"})
 NAME_SUFFIX = frozenset("区 县 市 镇 乡 村 街道 社区 新区 园区 科技城".split())
 LEADING_NAME_WORDS = 4
@@ -66,7 +72,7 @@ def resolve(question: str, previous: str | None) -> str:
     if new is not None:
         if new in ELABORATION:
             return f"{previous} {new}"
-        old = subject(previous)
+        old = (_page(previous) if PAGE.fullmatch(new) else None) or subject(previous)
         return previous.replace(old, new, 1) if old else f"{new} {previous}"
     old = subject(previous)
     if old:
@@ -90,15 +96,22 @@ def follow_up_subject(question: str) -> str | None:
 
 
 def subject(question: str) -> str | None:
-    """What a question is about: a leading noun phrase before 的, a leading place (…区, …村, …街道), else its first proper noun.
+    """What a question is about: a leading noun phrase before 的, a leading place (…区, …村, …街道), else its first proper noun,
+    else the page it names (第29版讲了什么？).
 
-    An English question's subject is its last capitalized name (places come last: “… in Cangqian”).
+    An English question's subject is its last capitalized name (places come last: “… in Cangqian”), else its page.
     """
     if is_latin(question):
         names = [m.group(0) for m in CAPITALIZED.finditer(question) if m.start() > 0]
-        return names[-1] if names else None
+        return names[-1] if names else _page(question)
     name = _leading_name(list(jieba.posseg.cut(question)))
-    return name if name and not QUESTION_WORD.search(name) else None
+    return name if name and not QUESTION_WORD.search(name) else _page(question)
+
+
+def _page(question: str) -> str | None:
+    """The page a question names: 第29版, 29版, page 29."""
+    m = PAGE.search(question)
+    return m.group(0) if m else None
 
 
 def _leading_name(words: list[jieba.posseg.pair]) -> str | None:

@@ -27,6 +27,25 @@ def test_follow_ups_replace_the_subject(previous, follow_up, expected):
     assert resolve(follow_up, previous) == expected
 
 
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "expected"),
+    [
+        ("第29版讲了什么？", "第33版呢？", "第33版讲了什么？"),
+        ("钱塘区在第29版讲了什么？", "那第33版呢？", "钱塘区在第33版讲了什么？"),
+        ("余杭的专家点评是谁写的？", "第33版呢？", "第33版的专家点评是谁写的？"),
+        ("第29版讲了什么？", "那钱塘呢？", "钱塘讲了什么？"),
+        ("What is on page 29?", "What about page 33?", "What is on page 33?"),
+    ],
+)
+def test_a_page_replaces_the_page_else_the_subject(previous, follow_up, expected):
+    assert resolve(follow_up, previous) == expected
+
+
+def test_a_person_pronoun_is_left_for_the_person_is_named_in_the_answer_not_the_question():
+    """The previous question's subject is a place: 他 → 钱塘 would ask for a place's job title."""
+    assert resolve("他是什么职务？", "谁写了钱塘的专家点评？") == "他是什么职务？"
+
+
 def test_a_full_question_is_kept():
     assert resolve("钱塘产教联合体联合了多少家机构？", "余杭的“321”机制是什么？") == "钱塘产教联合体联合了多少家机构？"
     assert resolve("那个专为园区公司和人才办事的新型社区，一共把多少项业务放到了身边？", "余杭的321机制是什么？").startswith("那个专为")
@@ -44,6 +63,7 @@ def test_subject_is_read_from_the_shape_of_the_question():
     assert subject("仓前街道全区首个实体型科创社区是哪天成立的？") == "仓前街道"
     assert subject("杭州“深化改革、强基固本”主题年包含多少项重点工作？") == "杭州"
     assert subject("哪个村的公司最多？") is None
+    assert subject("第29版讲了什么？") == "第29版" and subject("What is on page 29?") == "page 29"
 
 
 def test_follow_ups_chain_through_the_conversation():
