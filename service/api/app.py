@@ -116,7 +116,7 @@ def error_response(
     path: str, status: int, message: str, errors: list[FieldError] | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """Every error body: ``{"detail", "errors"?}``, or under /v1 OpenAI's ``{"error": {...}}``, which its clients read."""
-    if path.startswith("/v1/"):
+    if _openai(path):
         param = ".".join(map(str, errors[0].loc)) if errors else ""
         kind = "invalid_request_error" if status < 500 else "server_error"
         body = OpenAIErrorResponse(error=OpenAIError(message=message, type=kind, param=param or None)).model_dump()
@@ -136,8 +136,15 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         FieldError(loc=[str(p) for p in e.get("loc", ()) if p != "body"], msg=str(e.get("msg", "")).removeprefix("Value error, "), type=str(e.get("type", "")))
         for e in errors
     ]
-    detail = "; ".join(f"{'.'.join(map(str, f.loc)) or 'body'}: {f.msg}" for f in fields)
+    # OpenAI's clients show the message alone ("Error code: 422 - …"): there, an error of the whole body has no prefix.
+    whole = "" if _openai(request.url.path) else "body: "
+    detail = "; ".join(f"{'.'.join(map(str, f.loc))}: {f.msg}" if f.loc else f"{whole}{f.msg}" for f in fields)
     return error_response(request.url.path, 422, detail or "invalid request", fields)
+
+
+def _openai(path: str) -> bool:
+    """Under /v1 errors take OpenAI's shape."""
+    return path.startswith("/v1/")
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -91,8 +91,8 @@ class SearchResult(BaseModel):
     section: str
     section_kind: str
     source: str
-    start: int = Field(description="offset of the passage in its source file")
-    end: int
+    start: int = Field(description="where the passage begins in its source file")
+    end: int = Field(description="where it ends (exclusive); the range also holds what lies between its paragraphs (blank lines, captions), so it is not `text`")
     dense: float | None = Field(description="cosine similarity of query and passage vectors")
     sparse: float | None = Field(description="cosine similarity of their learned sparse (e5 latent-term) vectors")
     late: float | None = Field(description="late interaction: mean over the query's tokens of their best cosine with the passage's tokens")
