@@ -111,11 +111,11 @@ def not_found_text(question: str, hits: list[Hit]) -> str:
     if is_latin(question):
         text = f"The report has nothing that answers “{topic}”."
         if c is not None:
-            text += f" The closest passage is from 《{c.case_title}》 ({page_label(c.page, c.section_kind, english=True)}); see the results."
+            text += f" The closest passage is from 《{c.case_title}》 ({page_label(c.page, c.section_kind, english=True)})."
         return text
     text = f"报告中没有找到能回答“{topic}”的内容。"
     if c is not None:
-        text += f"最接近的段落来自《{c.case_title}》（{page_label(c.page, c.section_kind)}），可在检索结果中查看。"
+        text += f"最接近的段落来自《{c.case_title}》（{page_label(c.page, c.section_kind)}）。"
     return text
 
 
