@@ -3,7 +3,8 @@
 A question naming a place asks about that place: a passage of another place that shares its
 other words (“钱塘有多少个部门参与破解难题？” against 余杭's “50个部门…破解126个难题”) answers
 nothing. Titles and contents lines put their place before the colon; a question shortens it
-(杭州钱塘(新)区 → 钱塘, 杭州高新区(滨江) → 滨江), so each place is also known by those forms.
+(杭州钱塘(新)区 → 钱塘, 杭州高新区(滨江) → 滨江), so each place is also known by those forms;
+a place heading a title of its own (杭州:循链而上…) is the larger one others begin with.
 A case is about a place when its title or its own text names it; a place most cases name
 (杭州) tells none apart and is not read from questions.
 """
@@ -16,22 +17,19 @@ from index.corpus import PLACE
 from index.models import Case, Chunk
 from index.parse import CONTENTS_LINE, CONTENTS_SPLIT
 
-CITY = re.compile(r"^杭州")  # not 市 too: 杭州市场监管 is not a 场监管
 SUFFIX = re.compile(r"(?:\(新\))?(?:区|县|市|街道|乡|镇|村|社区)$")
 INNER = re.compile(r"[(（]([^)）]+)[)）]")
 MIN_CHARS = 2
 
 
-def name_forms(place: str) -> set[str]:
-    """A place as titles write it and as questions shorten it: without the city, suffix or bracket."""
-    forms = {place}
-    if inner := INNER.search(place):
-        forms.add(inner.group(1))
-    for form in list(forms):
-        bare = INNER.sub("", form) if INNER.sub("", form) else form
-        for f in (form, bare, CITY.sub("", form), CITY.sub("", bare)):
-            forms |= {f, SUFFIX.sub("", f)}
-    return {f for f in forms if len(f) >= MIN_CHARS and f != "新"}
+def name_forms(place: str, places: Iterable[str] = ()) -> set[str]:
+    """A place as titles write it and as questions shorten it: without a leading place of its own
+    (杭州钱塘(新)区 → 钱塘(新)区, when 杭州 heads a title too), its suffix or its bracket."""
+    forms = {place} | {place[len(p) :] for p in places if p != place and place.startswith(p)}
+    forms |= {m.group(1) for f in forms if (m := INNER.search(f))}
+    forms |= {INNER.sub("", f) for f in forms}
+    forms |= {SUFFIX.sub("", f) for f in forms}
+    return {f for f in forms if len(f) >= MIN_CHARS}
 
 
 def title_places(titles: Iterable[str]) -> set[str]:
@@ -60,8 +58,9 @@ class Places:
             if c.section_kind != "contents":  # the list names every place
                 text_of[c.case_id] = text_of.get(c.case_id, "") + "\n" + c.text
         self.about: dict[str, frozenset[str]] = {}
-        for place in title_places([case.title for case in cases] + entries):
-            for form in name_forms(place):
+        places = title_places([case.title for case in cases] + entries)
+        for place in places:
+            for form in name_forms(place, places):
                 about = frozenset(cid for cid, text in text_of.items() if form in text)
                 if len(about) <= len(text_of) / 2:
                     self.about[form] = about

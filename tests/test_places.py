@@ -21,14 +21,15 @@ CHUNKS = [
     chunk("qt", "杭州钱塘区推出281项增值服务。"),
     chunk("bj", "杭州高新区(滨江)每年引进人才超4万人。"),
     chunk("pre", "杭州的改革，从余杭到钱塘。"),
-    chunk("pre", "- 27版 临安:数字化改革赋能农房管理\n- 29版 余杭:为民办事有“一套” 紫港科技城:站在改革潮头", kind="contents"),
+    chunk("pre", "- 14版 杭州:循链而上 链动全球\n- 27版 临安:数字化改革赋能农房管理\n- 29版 余杭:为民办事有“一套” 紫港科技城:站在改革潮头", kind="contents"),
 ]
 
 
 def test_a_place_is_known_by_the_forms_questions_shorten_it_to():
-    assert {"钱塘", "钱塘区", "杭州钱塘(新)区"} <= name_forms("杭州钱塘(新)区")
-    assert {"滨江", "高新区", "杭州高新区"} <= name_forms("杭州高新区(滨江)")
-    assert "场监管" not in name_forms("杭州市场监管")
+    places = ["杭州", "杭州钱塘(新)区", "杭州高新区(滨江)", "杭州市场监管"]
+    assert {"钱塘", "钱塘区", "杭州钱塘(新)区"} <= name_forms("杭州钱塘(新)区", places)
+    assert {"滨江", "高新区", "杭州高新区"} <= name_forms("杭州高新区(滨江)", places)
+    assert "场监管" not in name_forms("杭州市场监管", places)
 
 
 def test_a_case_is_about_the_places_its_title_or_text_names_and_the_contents_name_none():
