@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from index.models import Chunk, SectionKind, page_label
+from index.parse import CONTENTS_LINE
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
 from service.cues import Cues, holds_quantity, is_byline, is_latin
@@ -35,8 +36,6 @@ MIN_SUPPORT: dict[str, tuple[float, float]] = {
     "dense:use": (0.1684, 0.0518),
 }
 
-# A line of the contents list: “29版 余杭:… 紫港科技城:…”.
-PAGE_LINE = re.compile(r"(\d+)\s*版")
 # A question asking for several things (“哪些案例…”) may quote a sentence of each case.
 SEVERAL = re.compile(r"哪些|哪几|\bwhich\b", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 6
@@ -136,7 +135,7 @@ def contents_quotes(question: str, hits: list[Hit]) -> list[_Sentence]:
         _Sentence(h, a, b, 0.0, frozenset())
         for h in contents
         for a, b in sentence_spans(h.chunk.text)
-        if (m := PAGE_LINE.match(h.chunk.text[a:b])) and int(m.group(1)) in cues.pages
+        if (m := CONTENTS_LINE.match(h.chunk.text[a:b])) and int(m.group(1)) in cues.pages
     ]
 
 
@@ -203,8 +202,8 @@ def opening(hits: list[Hit], max_chars: int = 150) -> list[_Sentence]:
 class ExtractiveAnswerer:
     """Quotes 1–3 sentences from the top passages, most question words first, each cited [n].
 
-    A best sentence under ``CONTEXT_BELOW_CHARS`` is quoted with its neighbours. A further sentence is added only when it scores at least ``keep_ratio`` of the best
-    one and covers question words the earlier ones miss, or comes from another case and
+    A best sentence under ``CONTEXT_BELOW_CHARS`` is quoted with its neighbours. A further
+    sentence is added only when it scores at least ``keep_ratio`` of the best one and covers question words the earlier ones miss, or comes from another case and
     scores at least ``same_ratio`` of it. A “哪些…” question asks for several: it draws on
     all the hits, not the first ``passages``, and a sentence of another case needs only
     ``several_ratio`` of the best score (0.6 quotes 43 of the 60 gold cases of the multi-case
@@ -309,7 +308,7 @@ class ExtractiveAnswerer:
             return True
         cues = Cues.of(question)
         if cues.wants_summary or cues.wants_author:  # 前言讲了什么？ asks what is there; 江洲村的专家点评说了什么？ what is not
-            if named := named_kind_hits(question, hits):
+            if named_kind_hits(question, hits):
                 return True
             if cues.kinds - {"contents"}:
                 return False
@@ -319,16 +318,16 @@ class ExtractiveAnswerer:
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes),
         and for a page, the best sentence (or, asked what it says, the opening) of that page's own
-        passages after its line; one naming
-        the commentary or the preface, that kind's sentences when it was retrieved."""
+        passages after its line; one naming the commentary or the preface, that kind's sentences
+        when it was retrieved."""
         if contents := contents_quotes(question, hits):
-            pages = Cues.of(question).pages
-            on_page = [h for h in hits if h.chunk.page in pages and h.chunk.section_kind != "contents"]
+            cues = Cues.of(question)
+            on_page = [h for h in hits if h.chunk.page in cues.pages and h.chunk.section_kind != "contents"]
             if not on_page:
                 return contents
-            if Cues.of(question).wants_summary:  # 第28版讲了什么？
+            if cues.wants_summary:  # 第28版讲了什么？
                 return contents + opening(on_page)
-            page_terms = [t for t in terms if t not in {str(p) for p in pages}]  # “28个省市” is not about page 28
+            page_terms = [t for t in terms if t not in {str(p) for p in cues.pages}]  # “28个省市” is not about page 28
             return contents + self.select(question, on_page, page_terms)[:1]
         if byline := byline_quote(question, hits):
             return byline
