@@ -22,7 +22,7 @@ import jieba.posseg
 
 from index.models import page_label
 from service.answer import Answer
-from service.cues import is_latin
+from service.cues import PAGE, is_latin
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -35,7 +35,6 @@ FOLLOW_UP_EN = re.compile(r"^(?:and\s+|so\s+|then\s+)?(?:what|how)\s+about\s+(?P
 ELABORATION = frozenset("具体 详细 详细点 还有 其他 另外 此外 更多 细节 原因 结果 效果 然后 后来 接下来".split())
 PRONOUN_ZH = re.compile(r"它们|它|该案例|这个案例|这一案例|该地|这里|那里|该区|这个区")
 PRONOUN_EN = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)
-PAGE = re.compile(r"第?\s*\d+\s*版|(?<![a-z])page\s*\d+", re.IGNORECASE)
 PROPER_NOUN = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg"})
 NAME_SUFFIX = frozenset("区 县 市 镇 乡 村 街道 社区 新区 园区 科技城".split())
 LEADING_NAME_WORDS = 4

@@ -38,11 +38,13 @@ MAX_COUNTS = 4
 COUNT = r"[0-9一二两三四五六七八九十百千万][\d.,]*(?:余|多|万|亿)*个?[{}]"
 # A quantity in a text: digits, or Chinese numerals with a measure word (not the 一 of 第一 or 统一).
 QUANTITY_TEXT = re.compile(r"\d|(?<!第)[一二两三四五六七八九十百千万]+[个项家名位次年月天户人件所条类大批轮]")
+# A page a question names: 第29版, 29版 (not 2024版, an edition), page 28.
+PAGE = re.compile(r"(?<!\d)(?:第\s*)?(\d{1,3})\s*版|\bpage\s+(\d+)", re.IGNORECASE)
 SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
     "commentary": re.compile(r"点评|commentary", re.IGNORECASE),
     "preface": re.compile(r"序言|前言|preface", re.IGNORECASE),
     # What a numbered page (第30版, page 28) carries is what the contents list says.
-    "contents": re.compile(r"目录|contents|(?<!\d)\d{1,3}\s*版|\bpage\s+\d+", re.IGNORECASE),
+    "contents": re.compile(rf"目录|contents|{PAGE.pattern}", re.IGNORECASE),
 }
 # Words about the expert commentary, broader than its section kind: enough to ask who wrote it.
 COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
@@ -50,8 +52,6 @@ WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
 # A question asking what a part of the report says as a whole (前言讲了什么？), not one fact in it.
 SUMMARY = re.compile(r"[讲说写谈]了?(?:些)?什么|主要内容|内容是什么|(?:概括|总结)一下|\bwhat (?:does|do|did) (?:the )?\w+(?: \w+)? (?:say|cover)\b|\bsummar", re.IGNORECASE)
 SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
-# 第29版, 29版 (not 2024版, an edition), page 28.
-PAGE = re.compile(r"(?<!\d)(\d{1,3})\s*版|\bpage\s+(\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
