@@ -17,8 +17,12 @@ from index.text import fold
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 CATEGORIES = ("fact", "paraphrase", "multi", "english", "unanswerable")
+# What an unanswerable question is: off-topic daily life, another city's or province's reform, a
+# detail about the report's people, places or organisations it does not state, a case the
+# contents list names whose article the corpus lacks.
+KINDS = ("offtopic", "elsewhere", "missing_detail", "unlisted")
 K = 5
-FIELDS = "id, question, category, cases, evidence and optionally answer"
+FIELDS = "id, question, category, cases, evidence and optionally answer, key, kind"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,17 @@ class Question:
     cases: list[str]
     evidence: list[str]
     answer: str = ""
+    # The facts an answer must quote: each item is required, an item that is a list is met by
+    # any of its alternatives (["第二客厅"], [["6000余家", "6000多家"]], one item per case of a multi question).
+    key: list[str | list[str]] = field(default_factory=list)
+    kind: str | None = None  # of an unanswerable question, one of KINDS
+
+    def holds_key(self, text: str) -> bool | None:
+        """Whether ``text`` (an answer) states every key fact; None when the question has none."""
+        if not self.key:
+            return None
+        folded = fold(text)  # letters and digits only: quotes, width and spacing do not matter
+        return all(any(fold(alt) in folded for alt in ([item] if isinstance(item, str) else item)) for item in self.key)
 
     def gold_cases(self, cases: Iterable[Case]) -> set[str]:
         """Ids of the cases whose title holds one of the question's case keys."""
@@ -59,6 +74,8 @@ def load_questions(path: Path = QUESTIONS) -> list[Question]:
                 raise ValueError(f"{path} line {number}: a question is an object with {FIELDS}") from None
             if question.category not in CATEGORIES:
                 raise ValueError(f"{path} line {number}: category {question.category!r} is not one of {', '.join(CATEGORIES)}")
+            if question.kind is not None and question.kind not in KINDS:
+                raise ValueError(f"{path} line {number}: kind {question.kind!r} is not one of {', '.join(KINDS)}")
             questions.append(question)
     return questions
 
