@@ -9,14 +9,15 @@
 
 /* Encode `text` (raw, no query:/passage: prefix). Fills out_idx/out_val with at most top_k
  * sparse features (sorted by weight, count in *out_nnz) and out_states/out_ids with the
- * hidden state (H floats) and token id of each content token, at most max_tokens of them.
+ * hidden state (H floats) and token id of each content token. Only the first max_tokens
+ * content tokens are encoded at all, so a caller bounds the work of one text.
  * Returns the number of content tokens, or -1 when no sparse head is loaded. */
 int e5t_encode(e5_model *m, const char *text, int top_k, int32_t *out_idx, float *out_val, int *out_nnz,
                float *out_states, int32_t *out_ids, int max_tokens) {
     if (!m->has_sae) return -1;
     int H = m->H, WMAX = m->MAXP - 2, nbmax = H / QK, N = m->sae_N;
     size_t tl = strlen(text);
-    int capc = (int)tl + 4;
+    int capc = (int)tl + 4 < max_tokens ? (int)tl + 4 : max_tokens;
     int *cont = (int *)malloc(sizeof(int) * (capc > 1 ? capc : 1));
     int nc = tok_content(&m->tok, text, cont, capc);
     int written = 0;

