@@ -19,6 +19,9 @@ def _umask() -> int:
 _UMASK = _umask()
 FILE_MODE = 0o666 & ~_UMASK
 FOLDER_MODE = 0o777 & ~_UMASK
+# A complete index build is read-only (index/store.py): readable by all as above, writable by none.
+SEALED_FILE_MODE = FILE_MODE & 0o444
+SEALED_FOLDER_MODE = FOLDER_MODE & 0o555
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None] | bytes) -> None:

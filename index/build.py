@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,20 @@ from index.e5_tokens import TokenEncoder, TokenEncoding
 from index.late import LateIndex
 from index.sparse import SparseIndex
 from index.atomic import write_atomic
-from index.store import FORMAT, Manifest, SentenceVectors, StoredIndex, load_index, read_manifest, save_index, stored_format
+from index.store import (
+    FORMAT,
+    IndexCorrupt,
+    Manifest,
+    SentenceVectors,
+    StoredIndex,
+    build_lock,
+    live_build,
+    load_index,
+    read_manifest,
+    remove_other_builds,
+    save_index,
+    stored_format,
+)
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, user_words_from
 
@@ -29,6 +43,11 @@ log = logging.getLogger("touyan.index")
 # Exact search stays under ~5 ms per query up to about this many 384–512-d passages on two
 # cores (eval/bench_search.py --scale); past it HNSW keeps queries in the low milliseconds.
 HNSW_MIN_CHUNKS = 50_000
+
+# Texts encoded between two commits to the cache: what an interrupted build loses at most.
+ENCODE_BATCH = 32
+# Keys per SQL statement (SQLite allows 32 766 parameters).
+SQL_BATCH = 900
 
 EmbedProgress = Callable[[int, int], None]
 # Texts for one encoder and the call that turns them into cacheable float32 rows (progress per text).
@@ -49,33 +68,62 @@ def keyword_text(chunk: Chunk) -> str:
 
 
 class EmbeddingCache:
-    """Passage encodings keyed by encoder and text: a refresh embeds only new or changed passages.
+    """Passage encodings keyed by encoder and text, in SQLite: a refresh encodes only new or changed
+    passages, and an interrupted build resumes from what it had encoded.
 
     Rows are flat float32 arrays (dense vectors, or ``TokenEncoding.to_row``, whose length
-    varies with the text), stored end to end with their offsets.
+    varies with the text). ``put`` commits each batch as it is encoded; ``get`` reads only the
+    rows asked for, so a build never holds the whole cache in memory.
     """
 
     def __init__(self, path: Path):
         self.path = path
-        self.vectors: dict[str, np.ndarray] = {}
-        if path.exists():
-            with np.load(path, allow_pickle=False) as z:
-                if "flat" in z.files:  # a cache of an older layout is simply rebuilt
-                    flat, offsets = z["flat"], z["offsets"]
-                    self.vectors = {k: flat[a:b] for k, a, b in zip(z["keys"].tolist(), offsets[:-1], offsets[1:])}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS rows (key TEXT PRIMARY KEY, row BLOB NOT NULL)")
 
     @staticmethod
     def key(embedder: str, text: str) -> str:
         return hashlib.sha1(f"{embedder}\0{text}".encode()).hexdigest()
 
-    def save(self, keep: list[str]) -> None:
-        """Keep only the given keys, so passages of removed files leave the cache too."""
-        keys = [k for k in dict.fromkeys(keep) if k in self.vectors]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        rows = [self.vectors[k] for k in keys]
-        offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
-        flat = np.concatenate(rows).astype(np.float32) if rows else np.zeros(0, np.float32)
-        write_atomic(self.path, lambda f: np.savez(f, keys=np.array(keys, dtype=str), flat=flat, offsets=offsets))
+    def missing(self, keys: list[str]) -> list[int]:
+        """Positions of the keys the cache has no row for."""
+        have = set()
+        for batch in _batches(list(dict.fromkeys(keys)), SQL_BATCH):
+            have.update(k for (k,) in self._db.execute(f"SELECT key FROM rows WHERE key IN ({','.join('?' * len(batch))})", batch))
+        return [i for i, k in enumerate(keys) if k not in have]
+
+    def put(self, keys: list[str], rows: list[np.ndarray]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?)", [(k, np.asarray(r, np.float32).tobytes()) for k, r in zip(keys, rows)])
+
+    def get(self, keys: list[str]) -> list[np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for batch in _batches(list(dict.fromkeys(keys)), SQL_BATCH):
+            for k, blob in self._db.execute(f"SELECT key, row FROM rows WHERE key IN ({','.join('?' * len(batch))})", batch):
+                found[k] = np.frombuffer(blob, np.float32)
+        return [found[k] for k in keys]
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+
+    def keep_only(self, keys: list[str]) -> int:
+        """Drop every row but these (passages of removed files leave the cache); returns how many went."""
+        with self._db:
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM keep")
+            self._db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
+            dropped = self._db.execute("DELETE FROM rows WHERE key NOT IN (SELECT key FROM keep)").rowcount
+        return dropped
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def make_faiss(vectors: np.ndarray, hnsw_min_chunks: int = HNSW_MIN_CHUNKS) -> faiss.Index:
@@ -156,33 +204,35 @@ class Indexer:
         return jobs
 
     def _embed(self, index_dir: Path, jobs: dict[str, EncodeJob], progress: EmbedProgress | None) -> dict[str, list[np.ndarray]]:
-        """Each encoder's rows for its texts, encoding only what its cache lacks; one progress count for all."""
-        caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.npz") for name in jobs}
-        keys = {name: [caches[name].key(name, t) for t in texts] for name, (texts, _) in jobs.items()}
-        missing = {name: [i for i, k in enumerate(keys[name]) if k not in caches[name].vectors] for name in jobs}
-        total = sum(len(m) for m in missing.values())
-        done = 0
+        """Each encoder's rows for its texts, encoding only what its cache lacks, a batch at a time
+        (each committed as it is done); one progress count for all."""
+        caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.sqlite") for name in jobs}
+        try:
+            keys = {name: [caches[name].key(name, t) for t in texts] for name, (texts, _) in jobs.items()}
+            missing = {name: caches[name].missing(keys[name]) for name in jobs}
+            total = sum(len(m) for m in missing.values())
+            done = 0
 
-        def step(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
+            def step(n: int) -> None:
+                nonlocal done
+                done += n
+                if progress:
+                    progress(done, total)
 
-        rows = {}
-        for name, (texts, encode) in jobs.items():
-            cache, todo = caches[name], missing[name]
-            dropped = len(cache.vectors.keys() - set(keys[name]))
-            log.info(
-                "encoding %d of %d texts (%d cached, %d no longer in the corpus dropped) with %s",
-                len(todo), len(texts), len(texts) - len(todo), dropped, name,
-            )
-            if todo:
-                for i, row in zip(todo, encode([texts[i] for i in todo], step)):
-                    cache.vectors[keys[name][i]] = row
-            cache.save(keys[name])
-            rows[name] = [cache.vectors[k] for k in keys[name]]
-        return rows
+            rows = {}
+            for name, (texts, encode) in jobs.items():
+                cache, todo = caches[name], missing[name]
+                log.info("encoding %d of %d texts (%d cached) with %s", len(todo), len(texts), len(texts) - len(todo), name)
+                for batch in _batches(todo, ENCODE_BATCH):
+                    cache.put([keys[name][i] for i in batch], encode([texts[i] for i in batch], step))
+                dropped = cache.keep_only(keys[name])
+                if dropped:
+                    log.info("dropped %d cached encodings of texts no longer in the corpus (%s)", dropped, name)
+                rows[name] = cache.get(keys[name])
+            return rows
+        finally:
+            for cache in caches.values():
+                cache.close()
 
 
 def sentence_rows(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
@@ -216,18 +266,34 @@ def ensure_index(
     progress: EmbedProgress | None = None,
     force: bool = False,
     tokens: TokenEncoder | None = None,
+    rebuild_damaged: bool = False,
 ) -> tuple[StoredIndex, Corpus, str | None]:
-    """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt."""
+    """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt.
+
+    A damaged live build (IndexCorrupt) is rebuilt with ``rebuild_damaged`` (``touyan index``),
+    else the error names the file and the remedy. The build lock keeps a second build (or a
+    server starting meanwhile) from writing or pruning the same folder at once.
+    """
     corpus = load_corpus(corpus_dir)
+    with build_lock(index_dir):
+        reason = "rebuild requested" if force else None
+        try:
+            if reason is None:
+                reason = _why_rebuild(index_dir, corpus, embedder, chunk_chars, tokens)
+            if reason is None:
+                return load_index(index_dir), corpus, None
+        except IndexCorrupt as e:
+            if not rebuild_damaged:
+                raise
+            reason = f"the live build is damaged: {e}"
+        log.info("building the index in %s: %s", index_dir, reason)
+        remove_other_builds(index_dir, keep=live_build(index_dir))  # what a killed build left half-written
+        return Indexer(embedder, tokens, chunk_chars).run(corpus, index_dir, progress), corpus, reason
+
+
+def _why_rebuild(index_dir: Path, corpus: Corpus, embedder: Embedder, chunk_chars: int, tokens: TokenEncoder | None) -> str | None:
     manifest = read_manifest(index_dir)
     older = stored_format(index_dir) if manifest is None else FORMAT
-    if force:
-        reason = "rebuild requested"
-    elif older not in (None, FORMAT):
-        reason = f"the index was written in format {older}, this version reads format {FORMAT}"
-    else:
-        reason = stale_reason(manifest, corpus, embedder, chunk_chars, tokens)
-    if reason is None:
-        return load_index(index_dir), corpus, None
-    log.info("building the index in %s: %s", index_dir, reason)
-    return Indexer(embedder, tokens, chunk_chars).run(corpus, index_dir, progress), corpus, reason
+    if older not in (None, FORMAT):
+        return f"the index was written in format {older}, this version reads format {FORMAT}"
+    return stale_reason(manifest, corpus, embedder, chunk_chars, tokens)

@@ -26,9 +26,8 @@ MIN_PASSAGES = 50
 class LateIndex:
     """All passages' token vectors in one float32 matrix; passage i owns rows offsets[i]:offsets[i+1].
 
-    Saved as a plain .npy that loading memory-maps: a query reads only its candidates'
-    blocks, and the operating system keeps in memory what queries touch, however large
-    the corpus grows (float32, as converting per query would cost more than scoring).
+    Saved as a plain .npy, loaded into memory (float32, as converting per query would cost
+    more than scoring): a memory map of a file that shrinks under a running server kills it.
     """
 
     VECTORS = "late_vectors.npy"
@@ -91,4 +90,4 @@ class LateIndex:
     def load(cls, folder: Path) -> LateIndex:
         with np.load(folder / cls.META, allow_pickle=False) as z:
             offsets, common = z["offsets"], z["common"]
-        return cls(np.load(folder / cls.VECTORS, mmap_mode="r"), offsets, common)
+        return cls(np.load(folder / cls.VECTORS), offsets, common)

@@ -3,28 +3,57 @@
 ``<index_dir>/builds/<id>/`` holds the manifest, passages, vectors, FAISS index, sparse index,
 token vectors for late interaction, sentence vectors and BM25;
 ``<index_dir>/CURRENT`` names the live build and is replaced with ``os.replace``. A crash
-mid-build leaves the previous build live and the half-written folder unreferenced.
+mid-build leaves the previous build live and the half-written folder unreferenced; the next
+build removes it.
+
+Nothing on disk is trusted: the manifest records every file's size and SHA-256, a build is read
+back and checked before CURRENT names it, and again whenever it is loaded, so a truncated or
+corrupted file is reported by name instead of served. A build folder is made read-only once
+complete, and loading reads every file into memory (nothing is memory-mapped), so a file that
+changes or shrinks under a running server cannot take it down.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from index.atomic import FOLDER_MODE, write_atomic
+from index.atomic import FILE_MODE, FOLDER_MODE, SEALED_FILE_MODE, SEALED_FOLDER_MODE, write_atomic
 from index.bm25 import BM25
 from index.models import Case, Chunk
 from index.late import LateIndex
 from index.sparse import SparseIndex
 
-FORMAT = 6
+FORMAT = 7
 CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+BUILD_LOCK = "build.lock"
+REMEDY = "rebuild it with `touyan index --force`"
+
+
+class IndexCorrupt(ValueError):
+    """A file of the live build is missing, truncated or altered; the message names it and the remedy."""
+
+    def __init__(self, path: Path, problem: str):
+        self.path = path
+        super().__init__(f"index file {path} {problem}: {REMEDY}")
+
+
+@dataclass(frozen=True)
+class FileSum:
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +68,7 @@ class Manifest:
     chunks: int
     faiss_index: str
     format: int = FORMAT
+    files: dict[str, FileSum] = field(default_factory=dict)  # every other file of the build
 
 
 @dataclass
@@ -68,7 +98,7 @@ def _json(data) -> bytes:
 
 
 def save_index(index_dir: Path, stored: StoredIndex) -> Path:
-    """Write a new build folder, then point CURRENT at it and remove older builds."""
+    """Write a new build folder, check it, then point CURRENT at it and remove older builds."""
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=builds, prefix=time.strftime("%Y%m%d-%H%M%S-")))
@@ -84,12 +114,83 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
         stored.late.save(folder)
     np.savez(folder / "sentences.npz", spans=stored.sentences.spans, vectors=stored.sentences.vectors)
     stored.bm25.save(folder / "bm25.npz")
-    (folder / "manifest.json").write_bytes(_json(asdict(stored.manifest)))
+    files = {p.name: _sum(p) for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
+    manifest = Manifest(**{**asdict(stored.manifest), "files": files})
+    (folder / MANIFEST).write_bytes(_json(asdict(manifest)))
+    _sync(folder)
+    verify_build(folder, manifest)  # read back what the disk holds before anyone is pointed at it
+    for path in folder.iterdir():
+        path.chmod(SEALED_FILE_MODE)
+    folder.chmod(SEALED_FOLDER_MODE)
     write_atomic(index_dir / CURRENT, folder.name.encode())
-    for old in builds.iterdir():
-        if old != folder:
-            shutil.rmtree(old, ignore_errors=True)
+    remove_other_builds(index_dir, keep=folder.name)
     return folder
+
+
+def remove_other_builds(index_dir: Path, keep: str | None) -> None:
+    """Remove every build folder but ``keep``: older builds, and half-written ones a killed build left."""
+    builds = index_dir / "builds"
+    if not builds.is_dir():
+        return
+    for old in builds.iterdir():
+        if old.name != keep:
+            _make_writable(old)
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Held while a build runs, so two builds (a CLI and a server, say) never write or prune at once."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / BUILD_LOCK, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def verify_build(folder: Path, manifest: Manifest) -> None:
+    """Every file the manifest lists has its recorded size and checksum; IndexCorrupt names the first that does not."""
+    for name, expected in manifest.files.items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise IndexCorrupt(path, "is missing") from None
+        if size != expected.size:
+            raise IndexCorrupt(path, f"has {size} bytes, not the {expected.size} its build wrote (truncated or altered)")
+        if _sum(path).sha256 != expected.sha256:
+            raise IndexCorrupt(path, "does not match its checksum (altered on disk)")
+
+
+def _sum(path: Path) -> FileSum:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return FileSum(path.stat().st_size, digest.hexdigest())
+
+
+def _sync(folder: Path) -> None:
+    """Flush the build's files and the folder entry to disk before CURRENT may name it."""
+    for path in folder.iterdir():
+        with path.open("rb") as f:
+            os.fsync(f.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_writable(folder: Path) -> None:
+    try:
+        folder.chmod(FOLDER_MODE)
+        for path in folder.iterdir():
+            path.chmod(FILE_MODE)
+    except OSError:
+        pass
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:
@@ -97,7 +198,10 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     data = _manifest_data(index_dir)
     if data is None or data.get("format") != FORMAT:
         return None
-    return Manifest(**data)
+    try:
+        return Manifest(**{**data, "files": {k: FileSum(**v) for k, v in data["files"].items()}})
+    except (TypeError, KeyError, AttributeError):
+        raise IndexCorrupt(index_dir / "builds" / live_build(index_dir) / MANIFEST, "is not a manifest this version wrote") from None
 
 
 def stored_format(index_dir: Path) -> int | None:
@@ -115,32 +219,44 @@ def live_build(index_dir: Path) -> str | None:
 
 
 def _manifest_data(index_dir: Path) -> dict | None:
+    """The live build's manifest as JSON; None without a live build, IndexCorrupt when CURRENT names a broken one."""
     build = live_build(index_dir)
     if build is None:
         return None
+    path = index_dir / "builds" / build / MANIFEST
     try:
-        return json.loads((index_dir / "builds" / build / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(path, "is missing (CURRENT names a build that is not there)") from None
+    except (OSError, ValueError) as e:
+        raise IndexCorrupt(path, f"cannot be read ({e})") from None
+    if not isinstance(data, dict):
+        raise IndexCorrupt(path, "is not a manifest")
+    return data
 
 
 def load_index(index_dir: Path) -> StoredIndex:
-    folder = index_dir / "builds" / (index_dir / CURRENT).read_text().strip()
+    """The live build, checked file by file against its manifest first (IndexCorrupt names a bad file)."""
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise FileNotFoundError(f"no complete index in {index_dir}")
-    return StoredIndex(
-        manifest=manifest,
-        chunks=[Chunk.from_dict(d) for d in json.loads((folder / "chunks.json").read_text())],
-        vectors=np.load(folder / "vectors.npy"),
-        faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
-        sparse=SparseIndex.load(folder / "sparse.npz") if manifest.tokens else None,
-        late=LateIndex.load(folder) if manifest.tokens else None,
-        sentences=_load_sentences(folder / "sentences.npz"),
-        bm25=BM25.load(folder / "bm25.npz"),
-        user_words=json.loads((folder / "user_words.json").read_text()),
-        cases=[Case.from_summary(d) for d in json.loads((folder / "cases.json").read_text())],
-    )
+    folder = index_dir / "builds" / live_build(index_dir)
+    verify_build(folder, manifest)
+    try:
+        return StoredIndex(
+            manifest=manifest,
+            chunks=[Chunk.from_dict(d) for d in json.loads((folder / "chunks.json").read_text(encoding="utf-8"))],
+            vectors=np.load(folder / "vectors.npy"),
+            faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
+            sparse=SparseIndex.load(folder / "sparse.npz") if manifest.tokens else None,
+            late=LateIndex.load(folder) if manifest.tokens else None,
+            sentences=_load_sentences(folder / "sentences.npz"),
+            bm25=BM25.load(folder / "bm25.npz"),
+            user_words=json.loads((folder / "user_words.json").read_text(encoding="utf-8")),
+            cases=[Case.from_summary(d) for d in json.loads((folder / "cases.json").read_text(encoding="utf-8"))],
+        )
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # checksums passed: written wrong, not damaged since
+        raise IndexCorrupt(folder, f"cannot be loaded ({type(e).__name__}: {e})") from None
 
 
 def _load_sentences(path: Path) -> SentenceVectors:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -318,13 +319,15 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
     say = progress or log.info
     embedder = load_embedder(settings.embedder, settings.threads)
     tokens = load_token_encoder(settings.sparse, settings.threads)
-    last = [-1]
+    last, started = [-1], time.monotonic()
 
     def on_embed(done: int, total: int) -> None:
         step = done * 10 // max(total, 1)
         if step != last[0]:
             last[0] = step
-            say(f"encoding texts (passages and their sentences): {done}/{total}")
+            rate = done / max(time.monotonic() - started, 1e-9)
+            left = f", {(total - done) / rate:.0f} s left" if 0 < done < total else ""
+            say(f"encoding texts (passages and their sentences): {done}/{total} at {rate:.1f} texts/s{left}")
 
     stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, tokens)
     for err in corpus.errors:

@@ -49,12 +49,16 @@ def test_build_writes_a_manifest(workspace, e5, tokens):
 
 
 def test_index_files_are_as_readable_as_ordinary_files(workspace):
-    """Another user (a service account) can serve an index: no 0600 temp-file modes left."""
+    """Another user (a service account) can serve an index: no 0600 temp-file modes left; a
+    complete build is read-only, the rest (CURRENT, the encoding cache) writable as usual."""
     root, _, _ = workspace
     mask = os.umask(0)
     os.umask(mask)
     for path in (root / "index").rglob("*"):
-        assert path.stat().st_mode & 0o777 == (0o777 if path.is_dir() else 0o666) & ~mask, path
+        mode = 0o777 if path.is_dir() else 0o666
+        if "builds" in path.relative_to(root / "index").parts[:1] and path.name != "builds":
+            mode &= 0o555
+        assert path.stat().st_mode & 0o777 == mode & ~mask, path
 
 
 def test_unchanged_corpus_loads_without_rebuilding(workspace, e5, tokens):

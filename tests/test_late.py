@@ -40,10 +40,11 @@ def test_common_tokens_are_dropped_once_there_are_enough_passages():
     assert few.common.tolist() == [] and few.offsets[-1] == 3 * (MIN_PASSAGES - 1)
 
 
-def test_save_load_round_trip_memory_maps_the_vectors(tmp_path):
+def test_save_load_round_trip_reads_the_vectors_into_memory(tmp_path):
     index = LateIndex.fit([(unit(3), np.arange(3, dtype=np.int32)), (unit(2), np.arange(2, dtype=np.int32))])
     index.save(tmp_path)
     again = LateIndex.load(tmp_path)
-    assert isinstance(again.vectors, np.memmap) and again.vectors.dtype == np.float32
+    # Not memory-mapped: a map of a file that shrinks under a running server would kill it (SIGBUS).
+    assert not isinstance(again.vectors, np.memmap) and again.vectors.dtype == np.float32
     query = unit(2)
     np.testing.assert_array_equal(again.scores(query, np.array([0, 1])), index.scores(query, np.array([0, 1])))

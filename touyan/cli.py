@@ -120,7 +120,9 @@ def cmd_index(settings: Settings, args) -> int:
     embedder = load_embedder(settings.embedder, settings.threads)
     tokens = load_token_encoder(settings.sparse, settings.threads)
     with _progress_bar() as progress:
-        stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, progress, args.force, tokens)
+        stored, corpus, reason = ensure_index(
+            settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, progress, args.force, tokens, rebuild_damaged=True
+        )
     _warn_skipped(settings, corpus)
     m = stored.manifest
     state = f"built ({reason})" if reason else "up to date"
