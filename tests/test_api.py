@@ -18,22 +18,14 @@ from service.query import clean_query
 from service.search import Searcher, open_searcher
 from touyan.settings import Settings
 
+from tests.conftest import copy_index
+
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERABLE = "余杭“321”机制至今有多少部门和镇街参与，破解了多少难题？"
 OFF_TOPIC = "怎么做红烧肉？"
 CHANNELS = ("dense", "sparse", "late", "bm25")
 RESULT_FIELDS = {"rank", "chunk_id", "text", "score", "case_id", "case", "project", "page", "section", "section_kind", "source", "start", "end", *CHANNELS}
 CITATION_FIELDS = {"n", "chunk_id", "case", "page", "section", "quote"}
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory) -> Settings:
-    return Settings(corpus_dir=ROOT / "seeds", index_dir=tmp_path_factory.mktemp("api") / "index")
-
-
-@pytest.fixture(scope="module")
-def searcher(settings):
-    return open_searcher(settings)
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +260,7 @@ LONG = "问" * 1001
         ('{{"{field}": "余杭", "top_k": "5"}}', 422, "top_k"),
         ('{{"{field}": "余杭", "top_k": 2.5}}', 422, "top_k"),
         ('{{"{field}": "余杭", "top_k": true}}', 422, "top_k"),
-        ('{{"{field}": "余杭", "case_id": "no-such-case"}}', 422, "no-such-case"),
+        ('{{"{field}": "余杭", "case_id": "no-such-case"}}', 404, "no-such-case"),
         ('{{"{field}": "余杭", "case_id": 7}}', 422, "case_id"),
         ('{{"{field}": "余杭", "page": "29"}}', 422, "page"),
         ('{{"{field}": "余杭", "page": -1}}', 422, "page"),
@@ -372,7 +364,7 @@ def test_official_openai_client(client):
     stream = list(oa.chat.completions.create(model="touyan", messages=[{"role": "user", "content": ANSWERABLE}], stream=True, stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == completion.choices[0].message.content
     assert stream[-1].choices == [] and stream[-1].usage == completion.usage and all(c.usage is None for c in stream[:-1])
-    with pytest.raises(openai.UnprocessableEntityError, match="^Error code: 422 - the last user message"):
+    with pytest.raises(openai.UnprocessableEntityError, match="^Error code: 422 - messages.0.content: a user message must ask something"):
         oa.chat.completions.create(model="touyan", messages=[{"role": "user", "content": " "}])
 
 
@@ -453,14 +445,14 @@ def test_chat_unanswerable(client):
         ({"messages": [{"role": "system", "content": "你好"}]}, "user message"),
         ({"messages": [{"role": "assistant", "content": "你好"}]}, "user message"),
         ({"messages": [{"role": "user", "content": "   "}]}, "user message"),
-        ({"messages": [{"role": "user"}]}, "user message"),
+        ({"messages": [{"role": "user"}]}, "messages.0.content: Field required"),
         ({"messages": [{"role": "user", "content": 42}]}, "content"),
         ({"messages": [{"content": "余杭"}]}, "role"),
         ({"messages": [{"role": "user", "content": "问" * 1001}]}, "1000"),
         ({"messages": [{"role": "user", "content": "余杭"}], "stream": "yes"}, "stream"),
         ({"messages": [{"role": "user", "content": "余杭"}], "top_k": 99}, "top_k"),
         ({"messages": [{"role": "user", "content": "\u0000"}]}, "user message"),
-        ({"messages": [{"role": "user", "content": ANSWERABLE}, {"role": "assistant", "content": "……"}, {"role": "user", "content": " "}]}, "last user message"),
+        ({"messages": [{"role": "user", "content": ANSWERABLE}, {"role": "assistant", "content": "……"}, {"role": "user", "content": " "}]}, "messages.2.content: a user message must ask something"),
     ],
 )
 def test_chat_bad_input(client, body, needle):
@@ -472,7 +464,10 @@ def test_chat_error_param_is_the_bad_field_and_null_for_the_whole_body(client):
     response = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "余杭"}], "top_k": 99})
     assert response.json()["error"]["param"] == "top_k"
     error = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": " "}]}).json()["error"]
-    assert error["message"] == "the last user message: the question is empty or only whitespace" and error["param"] is None
+    assert error["message"] == "messages.0.content: a user message must ask something: the question is empty or only whitespace"
+    assert error["param"] == "messages.0.content"
+    error = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "你好"}]}).json()["error"]
+    assert error["message"] == "messages must contain a user message" and error["param"] is None
 
 
 def test_chat_lone_surrogate_is_a_4xx(client):
@@ -517,11 +512,10 @@ def test_concurrent_requests_get_the_same_answers(client):
 NEW_PAGE = "改革项目：热线改革\n\n拱墅：“一号响应”热线改革\n\n王五 赵六\n\n拱墅区推出“一号响应”热线，群众来电平均3分钟内有人接听。\n"
 
 
-def test_a_build_made_while_serving_is_served_from_the_next_request(tmp_path, searcher, caplog):
+def test_a_build_made_while_serving_is_served_from_the_next_request(tmp_path, searcher, index_dir, caplog):
     """`touyan index` after pages were added: no restart. A build the loaded encoders cannot serve is not taken."""
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
-    live = Settings(corpus_dir=tmp_path / "seeds", index_dir=tmp_path / "index")
-    ensure_index(live.corpus_dir, live.index_dir, searcher.embedder, tokens=searcher.tokens)
+    live = Settings(corpus_dir=tmp_path / "seeds", index_dir=copy_index(index_dir, tmp_path / "index"))
     client = TestClient(create_app(live, open_searcher(live)))
     before = client.get("/health").json()["chunks"]
     assert "一号响应" not in client.post("/search", json={"query": "一号响应热线多久有人接听？", "top_k": 1}).json()["results"][0]["text"]

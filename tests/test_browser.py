@@ -56,11 +56,6 @@ def start_server(index_dir: Path, log_path: Path) -> ServeProcess:
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("browser-index")
-
-
-@pytest.fixture(scope="module")
 def server(index_dir, tmp_path_factory, request):
     log = tmp_path_factory.mktemp("browser-server") / "serve.log"
     srv = start_server(index_dir, log)
@@ -302,10 +297,8 @@ def test_phone_layout(phone: Page, server: ServeProcess):
 
 
 def test_server_down_shows_a_clear_message(page: Page, server: ServeProcess, index_dir, tmp_path):
-    # A second server on a copy of the built index, stopped once the page is loaded.
-    own_index = tmp_path / "index"
-    shutil.copytree(index_dir, own_index)
-    down = start_server(own_index, tmp_path / "serve.log")
+    # A second server on the same index, stopped once the page is loaded.
+    down = start_server(index_dir, tmp_path / "serve.log")
     try:
         open_page(page, down)
     finally:
@@ -322,3 +315,31 @@ def test_server_down_shows_a_clear_message(page: Page, server: ServeProcess, ind
     page.click("#tab-cases")
     expect(page.locator("#cases .error-box")).to_contain_text("无法连接到服务器")
     assert not page.errors, page.errors
+
+
+def test_a_server_with_an_api_key_asks_for_it_once(page: Page, index_dir, tmp_path):
+    """With TOUYAN_API_KEY the page asks for the key, keeps it in the browser and sends it."""
+    keyed = ServeProcess(env={"TOUYAN_INDEX_DIR": str(index_dir), "TOUYAN_API_KEY": "page-key"}, log_path=tmp_path / "serve.log")
+    try:
+        keyed.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        open_page(page, keyed)
+        expect(page.locator("#key-form")).to_be_visible()
+        page.fill("#api-key", "page-key")
+        page.click("#key-save")
+        expect(page.locator("#key-form")).to_be_hidden()
+        assert "6000" in ask(page, QUESTION).locator(".answer").inner_text()
+        assert page.evaluate("localStorage.getItem('touyan.apiKey')") == "page-key"
+        page.reload()
+        expect(page.locator("#status")).to_contain_text("案例")
+        expect(page.locator("#key-form")).to_be_hidden()  # remembered
+        page.evaluate("localStorage.setItem('touyan.apiKey', 'stale')")
+        page.fill("#question", QUESTION)
+        page.press("#question", "Enter")
+        expect(page.locator("#key-form")).to_be_visible()  # a wrong key asks again
+        expect(page.locator("#key-label")).to_contain_text("无效")
+        assert not page.errors, page.errors
+    finally:
+        keyed.stop()

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
 
+    # Deployment (docs/operations.md): inbound API keys, browser origins, limits per request.
+    api_key: str | None = Field(None, description="comma-separated keys; when set, every endpoint but /health, /docs and the page needs `Authorization: Bearer <key>`")
+    cors_origins: str | None = Field(None, description="comma-separated origins allowed to call the API from a browser; unset: none")
+    max_active: int = Field(2, ge=1, description="requests answered at once; the rest wait in the queue")
+    max_queue: int = Field(8, ge=0, description="requests that may wait; more are refused at once with 503 and Retry-After")
+    body_timeout: float = Field(10.0, gt=0, description="seconds a client may take to send its request body (408 after)")
+
     @field_validator("index_dir")
     @classmethod
     def _index_dir_can_be_a_folder(cls, path: Path) -> Path:
@@ -65,6 +72,21 @@ class Settings(BaseSettings):
         if self.sparse == "none" and self.retriever in TOKEN_RETRIEVERS:
             raise ValueError(f"TOUYAN_RETRIEVER={self.retriever} reads e5 token vectors, which TOUYAN_SPARSE=none leaves out")
         return self
+
+    @field_validator("api_key", "cors_origins")
+    @classmethod
+    def _no_blank_entry(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not all(part.strip() for part in value.split(",")):
+            raise ValueError(f"a blank entry in the comma-separated {info.field_name.replace('_', ' ')}")
+        return value
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.api_key.split(",")) if self.api_key else ()
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",")] if self.cors_origins else []
 
     @classmethod
     def from_flags(cls, **flags) -> "Settings":

@@ -44,9 +44,9 @@ AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 
 
 def check_case(searcher: Searcher, case_id: str | None) -> None:
-    """An unknown case id is the client's mistake (422), not an empty result."""
+    """An unknown case id names a case that does not exist (404), which is not an empty result."""
     if case_id is not None and not searcher.has_case(case_id):
-        raise HTTPException(422, f"unknown case_id {case_id!r}; GET /cases lists the case ids")
+        raise HTTPException(404, f"unknown case_id {case_id!r}; GET /cases lists the case ids")
 
 
 class JsonBodyRoute(APIRoute):

@@ -4,16 +4,27 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from service.answer import Answer, Citation
-from service.query import MAX_TOP_K, RETRIEVERS, clean_query
+from service.query import MAX_QUERY_CHARS, MAX_TOP_K, RETRIEVERS, VISIBLE, QueryError, clean_query, valid_unicode
 from service.search import Hit
 
 MODEL_ID = "touyan"
-QueryText = Annotated[str, Field(strict=True), AfterValidator(clean_query)]
-TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K, description=f"how many passages, 1–{MAX_TOP_K} (default: TOUYAN_TOP_K, 5)")]
-Page = Annotated[int, Field(strict=True, ge=0, le=9999, description="only passages of this 版 (page) number")]
+# The rule clean_query applies, stated in the spec too (checked by clean_query, which says what is wrong).
+QUESTION_RULE = {"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": VISIBLE.pattern}
+QueryText = Annotated[
+    str,
+    Field(strict=True, json_schema_extra=QUESTION_RULE, description=f"1–{MAX_QUERY_CHARS} characters, not only whitespace, control or zero-width ones"),
+    AfterValidator(clean_query),
+]
+def _whole(value):
+    """JSON Schema counts 2.0 an integer; strict validation takes it as one, and nothing else that is not an int."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+TopK = Annotated[int, Field(strict=True, ge=1, le=MAX_TOP_K, description=f"how many passages, 1–{MAX_TOP_K} (default: TOUYAN_TOP_K, 5)"), BeforeValidator(_whole)]
+Page = Annotated[int, Field(strict=True, ge=0, le=9999, description="only passages of this 版 (page) number"), BeforeValidator(_whole)]
 
 
 class FieldError(BaseModel):
@@ -42,6 +53,7 @@ class OpenAIErrorResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
+    auth: bool = Field(description="whether the other endpoints need `Authorization: Bearer <key>` (TOUYAN_API_KEY)")
     cases: int
     chunks: int
     embedder: str
@@ -185,14 +197,24 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str
-    text: str | None = None
+    text: Annotated[str, Field(strict=True), AfterValidator(valid_unicode)] | None = None
+
+
+# OpenAI's message roles besides the user's; the answer reads the user's, the others are context it skips.
+OtherRole = Literal["system", "developer", "assistant", "tool", "function"]
+# Any message may become part of a question (a follow-up is rewritten with the one before it).
+MessageText = Annotated[str, Field(strict=True), AfterValidator(valid_unicode)]
+# A text part of a user message holding something to ask (the parts' texts are joined).
+QUESTION_PART = {"type": "object", "properties": {"type": {"const": "text"}, "text": {"type": "string", **QUESTION_RULE}}, "required": ["type", "text"]}
 
 
 class ChatMessage(BaseModel):
+    """A message of any role but the user's."""
+
     model_config = ConfigDict(extra="allow")
 
-    role: Annotated[str, Field(strict=True)]
-    content: Annotated[str, Field(strict=True)] | list[ContentPart] | None = None
+    role: OtherRole
+    content: MessageText | list[ContentPart] | None = None
 
     def text(self) -> str:
         """The message text; of a multi-part message, its text parts joined."""
@@ -201,8 +223,31 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class UserMessage(ChatMessage):
+    """A user's message: a question, as a string or as parts of which one at least is text to ask."""
+
+    role: Literal["user"]
+    content: Annotated[str, Field(strict=True, json_schema_extra=QUESTION_RULE)] | Annotated[list[ContentPart], Field(json_schema_extra={"contains": QUESTION_PART})]
+
+    @field_validator("content")
+    @classmethod
+    def asks_something(cls, content: str | list[ContentPart]) -> str | list[ContentPart]:
+        """Checked like a question to /ask, however it was split into parts."""
+        text = content if isinstance(content, str) else "".join(p.text or "" for p in content if p.type == "text")
+        try:
+            clean_query(text)
+        except QueryError as e:
+            raise ValueError(f"a user message must ask something: {e}") from None
+        return content
+
+
+Message = Annotated[UserMessage | ChatMessage, Field(discriminator="role")]
+# The tags pydantic puts in an error's location inside a tagged union (service/api/errors.py drops them).
+UNION_TAGS = frozenset({"user", *OtherRole.__args__})
+
+
 class StreamOptions(BaseModel):
-    include_usage: bool = Field(False, description="end the stream with a chunk holding no choices and the usage")
+    include_usage: Annotated[bool, Field(strict=True)] = Field(False, description="end the stream with a chunk holding no choices and the usage")
 
 
 class ChatRequest(BaseModel):
@@ -213,21 +258,16 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str = MODEL_ID
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}}, "required": ["role"]}})
     stream: Annotated[bool, Field(strict=True)] | None = False
     stream_options: StreamOptions | None = None
     top_k: TopK | None = None
 
     @model_validator(mode="after")
     def has_user_question(self) -> ChatRequest:
-        """The question asked now is the last user message: the same limits as /search and /ask."""
-        users = [m for m in self.messages if m.role == "user"]
-        if not users:
+        """The question asked now is the last user message (each is checked like a question to /ask)."""
+        if not any(m.role == "user" for m in self.messages):
             raise ValueError("messages must contain a user message")
-        try:
-            clean_query(users[-1].text())
-        except ValueError as e:
-            raise ValueError(f"the last user message: {e}") from None
         return self
 
     def turns(self) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@
     log: $('log'), welcome: $('welcome'), form: $('ask-form'), question: $('question'), send: $('send'),
     newChat: $('new-chat'), formError: $('form-error'), cases: $('cases'), casesSummary: $('cases-summary'),
     drawer: $('drawer'), drawerTitle: $('drawer-title'), drawerBody: $('drawer-body'), drawerClose: $('drawer-close'),
-    scrim: $('scrim')
+    scrim: $('scrim'), keyForm: $('key-form'), keyInput: $('api-key'), keyLabel: $('key-label')
   };
 
   var state = {
@@ -97,8 +97,30 @@
     return String(d);
   }
 
+  // ---------------------------------------------------------------- API key
+  // A server with TOUYAN_API_KEY wants `Authorization: Bearer <key>`: the key is asked for once
+  // and kept in this browser (localStorage), sent with every request.
+
+  var KEY_STORE = 'touyan.apiKey';
+
+  function apiKey() {
+    try { return localStorage.getItem(KEY_STORE) || ''; } catch (e) { return ''; }
+  }
+
+  function withKey(headers) {
+    var key = apiKey();
+    if (key) headers.Authorization = 'Bearer ' + key;
+    return headers;
+  }
+
+  function askForKey(wrong) {
+    els.keyLabel.textContent = wrong ? 'API 密钥无效，请重新输入：' : '此服务需要 API 密钥：';
+    els.keyForm.hidden = false;
+    els.keyInput.focus();
+  }
+
   var HTTP_TEXT = {
-    400: '请求有误', 404: '服务器上没有这个接口', 405: '服务器不接受这个请求', 408: '请求超时',
+    401: 'API 密钥缺失或无效', 400: '请求有误', 404: '服务器上没有这个接口', 405: '服务器不接受这个请求', 408: '请求超时',
     413: '问题太长', 422: '请求内容无效', 429: '请求太频繁，请稍后再试',
     500: '服务器内部错误', 502: '服务网关出错', 503: '服务暂不可用（可能正在建立索引），请稍后再试', 504: '服务响应超时'
   };
@@ -128,13 +150,14 @@
   async function request(path, body, signal) {
     var res;
     try {
-      res = await fetch(path, body === undefined ? { signal: signal } : {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: signal
+      res = await fetch(path, body === undefined ? { signal: signal, headers: withKey({}) } : {
+        method: 'POST', headers: withKey({ 'Content-Type': 'application/json' }), body: JSON.stringify(body), signal: signal
       });
     } catch (e) {
       if (e && e.name === 'AbortError') throw e;
       throw new NetworkError(e && e.message);
     }
+    if (res.status === 401) askForKey(!!apiKey());
     if (!res.ok) throw await readError(res);
     try { return await res.json(); } catch (e) { throw new StreamError('服务器返回的不是有效的 JSON'); }
   }
@@ -155,6 +178,7 @@
       if (isNum(j.chunks)) parts.push(j.chunks + ' 个段落');
       els.status.textContent = parts.length ? parts.join(' · ') : '服务正常';
       els.status.classList.remove('status-bad');
+      if (j.auth && !apiKey()) askForKey(false);
       if (state.healthTimer) { clearInterval(state.healthTimer); state.healthTimer = null; hideBanner(); }
       return true;
     } catch (err) {
@@ -476,7 +500,7 @@
     try {
       res = await fetch('/v1/chat/completions', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' },
+        headers: withKey({ 'Content-Type': 'application/json', 'Accept': 'text/event-stream' }),
         body: JSON.stringify({ model: 'touyan', messages: messages, stream: true }),
         signal: signal
       });
@@ -484,6 +508,7 @@
       if (e && e.name === 'AbortError') throw e;
       throw new NetworkError(e && e.message);
     }
+    if (res.status === 401) askForKey(!!apiKey());
     if (!res.ok) throw await readError(res);
 
     var ctype = (res.headers.get('content-type') || '').toLowerCase();
@@ -845,6 +870,17 @@
   window.addEventListener('hashchange', function () { selectTab(location.hash === '#cases' ? 'cases' : 'chat'); });
 
   selectTab(location.hash === '#cases' ? 'cases' : 'chat');
+  els.keyForm.addEventListener('submit', function (e) {
+    e.preventDefault();
+    var key = els.keyInput.value.trim();
+    if (!key) { els.keyInput.focus(); return; }
+    try { localStorage.setItem(KEY_STORE, key); } catch (err) { /* private mode: kept for this page only */ }
+    els.keyInput.value = '';
+    els.keyForm.hidden = true;
+    state.casesLoaded = false;
+    if (!els.panelCases.hidden) loadCases(true);
+  });
+
   checkHealth();
   autoGrow();
   els.question.focus({ preventScroll: true });

@@ -7,7 +7,8 @@ from fastapi import APIRouter
 
 from service.answer import Answer, Answerer
 from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep, check_case
-from service.api.schemas import AskRequest, AskResponse, ErrorResponse
+from service.api.errors import FILTERED, responses
+from service.api.schemas import AskRequest, AskResponse
 from service.search import Hit, Searcher
 
 router = APIRouter(tags=["ask"], route_class=JsonBodyRoute)
@@ -37,7 +38,7 @@ def no_passage_text(searcher: Searcher, case_id: str | None, page: int | None) -
     return f"没有符合筛选条件（{'、'.join(filters)}）的段落；请放宽或去掉筛选条件。"
 
 
-@router.post("/ask", response_model=AskResponse, responses={422: {"model": ErrorResponse}})
+@router.post("/ask", response_model=AskResponse, responses=responses(FILTERED))
 def ask(body: AskRequest, searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep) -> AskResponse:
     start = time.perf_counter()
     hits, answer = answer_question(searcher, answerer, body.question, body.top_k or settings.top_k, body.case_id, body.page)

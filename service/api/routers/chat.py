@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep
 from service.api.routers.ask import answer_question
+from service.api.errors import GUARDED, QUESTION, responses
 from service.api.schemas import (
     MODEL_ID,
     ChatChoice,
@@ -29,7 +30,6 @@ from service.api.schemas import (
     CitationOut,
     ModelCard,
     ModelList,
-    OpenAIErrorResponse,
     SearchResult,
     TouyanExtra,
     Usage,
@@ -43,12 +43,12 @@ PIECE = re.compile(r"[^。！？\n]*(?:[。！？]+(?:\[\d+\])*|\n+)|[^。！？
 STARTED = int(time.time())
 
 
-@router.get("/models", response_model=ModelList)
+@router.get("/models", response_model=ModelList, responses=responses(GUARDED, openai=True))
 def models() -> ModelList:
     return ModelList(data=[ModelCard(created=STARTED)])
 
 
-@router.get("/models/{model}", response_model=ModelCard, responses={404: {"model": OpenAIErrorResponse}})
+@router.get("/models/{model}", response_model=ModelCard, responses=responses({**GUARDED, 404: "no model of that id"}, openai=True))
 def model(model: str) -> ModelCard:
     if model != MODEL_ID:
         raise HTTPException(404, f"the model {model!r} does not exist; this server serves {MODEL_ID!r}")
@@ -58,7 +58,7 @@ def model(model: str) -> ModelCard:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={200: {"content": {"text/event-stream": {}}}, 422: {"model": OpenAIErrorResponse}},
+    responses={200: {"content": {"text/event-stream": {}}}, **responses(QUESTION, openai=True)},
 )
 def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep):
     turns = body.turns()

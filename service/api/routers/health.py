@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import AnswererDep, SearcherDep
+from service.api.deps import AnswererDep, SearcherDep, SettingsDep
+from service.api.errors import ANY, GUARDED, responses
 from service.api.schemas import CasesResponse, HealthResponse
 
 router = APIRouter(tags=["meta"])
 
 
-@router.get("/health", response_model=HealthResponse)
-def health(searcher: SearcherDep, answerer: AnswererDep) -> HealthResponse:
+@router.get("/health", response_model=HealthResponse, responses=responses(ANY))
+async def health(searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep) -> HealthResponse:
     return HealthResponse(
+        auth=bool(settings.api_keys),
         cases=len(searcher.cases),
         chunks=searcher.chunk_count,
         embedder=searcher.embedder_name,
@@ -20,6 +22,6 @@ def health(searcher: SearcherDep, answerer: AnswererDep) -> HealthResponse:
     )
 
 
-@router.get("/cases", response_model=CasesResponse)
-def cases(searcher: SearcherDep) -> CasesResponse:
+@router.get("/cases", response_model=CasesResponse, responses=responses(GUARDED))
+async def cases(searcher: SearcherDep) -> CasesResponse:
     return CasesResponse.model_validate({"cases": [c.summary() for c in searcher.cases]})

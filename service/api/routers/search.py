@@ -6,12 +6,13 @@ import time
 from fastapi import APIRouter, HTTPException
 
 from service.api.deps import JsonBodyRoute, SearcherDep, SettingsDep, check_case
-from service.api.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
+from service.api.errors import FILTERED, responses
+from service.api.schemas import SearchRequest, SearchResponse, SearchResult
 
 router = APIRouter(tags=["search"], route_class=JsonBodyRoute)
 
 
-@router.post("/search", response_model=SearchResponse, responses={422: {"model": ErrorResponse}})
+@router.post("/search", response_model=SearchResponse, responses=responses(FILTERED))
 def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> SearchResponse:
     start = time.perf_counter()
     check_case(searcher, body.case_id)
