@@ -80,6 +80,35 @@ def load_questions(path: Path = QUESTIONS) -> list[Question]:
     return questions
 
 
+@dataclass(frozen=True)
+class Conversation:
+    """User turns whose last one only makes sense with the earlier ones (那钱塘呢？); ``last`` is
+    that turn as a question, with the gold cases, evidence and key facts of its answer."""
+
+    id: str
+    turns: list[str]
+    last: Question
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    """The conversations of a JSON-lines file: each a question's fields with ``turns`` (2 or more user messages) for ``question``."""
+    conversations = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                turns = data.pop("turns")
+                last = Question(question=turns[-1], **data)
+            except (json.JSONDecodeError, KeyError, TypeError, IndexError):
+                raise ValueError(f"{path} line {number}: a conversation is an object with turns (2 or more user messages) and {FIELDS}") from None
+            if len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
+                raise ValueError(f"{path} line {number}: turns must be 2 or more user messages")
+            conversations.append(Conversation(last.id, turns, last))
+    return conversations
+
+
 def _squash(text: str) -> str:
     return "".join(text.split())
 

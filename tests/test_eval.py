@@ -9,11 +9,12 @@ import sys
 import pytest
 
 from eval.calibrate_answer import Row, best_threshold
-from eval.gold import CATEGORIES, Scores, load_questions
+from eval.gold import CATEGORIES, KINDS, Scores, load_conversations, load_questions
 from index.text import fold
 from tests.conftest import ROOT, SEEDS
 
-SETS = sorted((ROOT / "eval").glob("*.jsonl"))
+CONVERSATIONS = sorted((ROOT / "eval").glob("chat_*.jsonl"))
+SETS = sorted(set((ROOT / "eval").glob("*.jsonl")) - set(CONVERSATIONS))
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
@@ -21,6 +22,25 @@ def test_every_evidence_string_is_in_a_passage_of_its_case(path, corpus, chunks)
     questions = load_questions(path)
     assert len(questions) >= 50 and len({q.id for q in questions}) == len(questions)
     assert {q.category for q in questions} == set(CATEGORIES)
+    check_gold(questions, corpus, chunks)
+
+
+@pytest.mark.parametrize("path", CONVERSATIONS, ids=lambda p: p.name)
+def test_every_conversation_ends_in_a_question_its_case_answers(path, corpus, chunks):
+    conversations = load_conversations(path)
+    assert len(conversations) >= 20 and len({c.id for c in conversations}) == len(conversations)
+    assert all(len(c.turns) >= 2 for c in conversations)
+    check_gold([c.last for c in conversations], corpus, chunks)
+
+
+def test_every_new_question_names_its_key_facts_and_kinds():
+    """Issue 14's sets: each answerable question says which facts its answer must quote, each unanswerable one its kind."""
+    for path in (ROOT / "eval" / "qa_train.jsonl", ROOT / "eval" / "qa_heldout.jsonl"):
+        for q in load_questions(path):
+            assert (q.kind in KINDS) if q.category == "unanswerable" else bool(q.key), q.id
+
+
+def check_gold(questions, corpus, chunks) -> None:
     for q in questions:
         if q.category == "unanswerable":
             continue
