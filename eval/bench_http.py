@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import threading
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,15 +39,26 @@ def body(endpoint: str, question: str) -> dict:
     return {"query": question} if endpoint == "search" else {"question": question}
 
 
-def run(url: str, endpoint: str, questions: list[str], requests: int, concurrency: int) -> dict:
-    """Send ``requests`` POSTs from ``concurrency`` threads; latency per request, errors counted."""
-    latencies: list[float] = []
-    errors: list[str] = []
+@dataclass(frozen=True)
+class Sent:
+    """One request: its HTTP status (0 when it failed below HTTP) and latency."""
+
+    status: int
+    ms: float
+    problem: str | None = None
+
+
+def send_all(url: str, endpoint: str, questions: list[str], requests: int, concurrency: int, backoff: bool = False) -> tuple[list[Sent], float]:
+    """Send ``requests`` POSTs from ``concurrency`` threads, each keeping one connection; every request's outcome, and the wall time.
+
+    With ``backoff`` a client refused with 503 waits its ``Retry-After`` (with jitter) before its next request, as OpenAI's clients do.
+    """
+    sent: list[Sent] = []
     lock = threading.Lock()
     counter = iter(range(requests))
 
     def worker() -> None:
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=120, trust_env=False) as client:
             for _ in range(WARMUP // concurrency + 1):
                 client.post(f"/{endpoint}", json=body(endpoint, questions[0]))
             while True:
@@ -54,16 +67,17 @@ def run(url: str, endpoint: str, questions: list[str], requests: int, concurrenc
                 if i is None:
                     return
                 start = time.perf_counter()
+                wait = 0.0
                 try:
                     response = client.post(f"/{endpoint}", json=body(endpoint, questions[i % len(questions)]))
-                    problem = None if response.status_code == 200 else f"HTTP {response.status_code}"
+                    status, problem = response.status_code, None
+                    if backoff and status == 503:
+                        wait = float(response.headers.get("retry-after", "1")) * random.uniform(0.5, 1.5)
                 except httpx.HTTPError as e:
-                    problem = type(e).__name__
-                elapsed = (time.perf_counter() - start) * 1000
+                    status, problem = 0, type(e).__name__
                 with lock:
-                    latencies.append(elapsed)
-                    if problem:
-                        errors.append(problem)
+                    sent.append(Sent(status, (time.perf_counter() - start) * 1000, problem))
+                time.sleep(wait)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     start = time.perf_counter()
@@ -71,7 +85,14 @@ def run(url: str, endpoint: str, questions: list[str], requests: int, concurrenc
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - start
+    return sent, time.perf_counter() - start
+
+
+def run(url: str, endpoint: str, questions: list[str], requests: int, concurrency: int) -> dict:
+    """Latency per request at one concurrency; anything but a 200 counts as an error."""
+    sent, wall = send_all(url, endpoint, questions, requests, concurrency)
+    latencies = [s.ms for s in sent]
+    errors = [s.problem or f"HTTP {s.status}" for s in sent if s.status != 200]
     return {
         "endpoint": f"/{endpoint}",
         "concurrency": concurrency,

@@ -35,8 +35,11 @@ class Settings(BaseSettings):
     # Deployment (docs/operations.md): inbound API keys, browser origins, limits per request.
     api_key: str | None = Field(None, description="comma-separated keys; when set, every endpoint but /health, /docs and the page needs `Authorization: Bearer <key>`")
     cors_origins: str | None = Field(None, description="comma-separated origins allowed to call the API from a browser; unset: none")
-    max_active: int = Field(2, ge=1, description="requests answered at once; the rest wait in the queue")
-    max_queue: int = Field(8, ge=0, description="requests that may wait; more are refused at once with 503 and Retry-After")
+    # One at a time: a question's encoding takes both cores, and two at once only slow each other
+    # (eval/bench_load.py: 15 instead of 22 answers/s at 8 clients); a queue of 2 keeps the p99 of
+    # accepted requests within 10x the one-client p50 up to 64 clients (figures in eval/RESULTS.md).
+    max_active: int = Field(1, ge=1, description="requests answered at once; the rest wait in the queue")
+    max_queue: int = Field(2, ge=0, description="requests that may wait; more are refused at once with 503 and Retry-After")
     body_timeout: float = Field(10.0, gt=0, description="seconds a client may take to send its request body (408 after)")
 
     @field_validator("index_dir")
