@@ -491,7 +491,9 @@ def test_chat_page(client):
         assert_error(response, 404)
 
 
-def test_concurrent_requests_get_the_same_answers(client):
+def test_concurrent_requests_get_the_same_answers(settings, searcher):
+    """Several requests worked on at once share the searcher safely (the admission limits are raised to let them)."""
+    client = TestClient(create_app(settings.with_overrides(max_active=4, max_queue=8), searcher))
     questions = [ANSWERABLE, "梦创社区服务多少家企业？", "钱塘产教联合体联合了多少家机构？", OFF_TOPIC]
     expected = {q: client.post("/ask", json={"question": q}).json() for q in questions}
 
