@@ -74,7 +74,7 @@ class Cues:
         pages = frozenset(int(a or b) for a, b in PAGE.findall(question))
         return cls(
             numbers=frozenset(NUMBER.findall(question)) - {str(p) for p in pages},  # page 28 asks for no passage holding 28
-            counts=tuple(re.compile(COUNT.format(re.escape(units))) for units in _asked_units(question)),
+            counts=tuple(re.compile(COUNT.format(re.escape(units))) for units in asked_units(question)),
             wants_quantity=bool(QUANTITY.search(question)),
             kinds=frozenset(kind for kind, words in SECTION_KINDS.items() if words.search(question)),
             pages=pages,
@@ -110,7 +110,7 @@ def is_byline(line: str) -> bool:
     return bool(line.strip()) and not SENTENCE_MARK.search(line)
 
 
-def _asked_units(question: str) -> list[str]:
+def asked_units(question: str) -> list[str]:
     """The measure words a question counts in, each with those that count the same things, once."""
     units = []
     for m in ASKS_COUNT.finditer(question):
