@@ -51,6 +51,12 @@ class BM25:
                 scores[self._doc_ids[start:end]] += self._weights[start:end]
         return scores
 
+    def idf(self, term: str) -> float:
+        """The term's inverse document frequency (a term no document holds gets the highest)."""
+        row = self._rows.get(term)
+        df = 0 if row is None else int(self._indptr[row + 1] - self._indptr[row])
+        return float(np.log1p((self.n_docs - df + 0.5) / (df + 0.5)))
+
     def save(self, path: Path) -> None:
         """One .npz, written atomically so a crash never leaves a half-written index."""
         arrays = {

@@ -160,7 +160,7 @@ class Indexer:
         if self.tokens is not None:
             encodings = [TokenEncoding.from_row(r) for r in rows[self.tokens.name]]
             sparse = SparseIndex.fit([e.sparse for e in encodings])
-            late = LateIndex.fit([(e.tokens, e.ids) for e in encodings])
+            late = LateIndex.fit([(e.tokens, e.ids, e.starts) for e in encodings])
         words = sorted(user_words_from(
             [c.title for c in corpus.cases]
             + [s.title for c in corpus.cases for s in c.sections]

