@@ -3,14 +3,14 @@
 No language model is involved: a sentence is chosen for the question's words it holds
 (jieba tokens; longer words, and words few of the candidate sentences share, weigh
 more) and for its dense similarity to the question (sentence vectors built with the
-index), within the best-ranked passages. Whether the report supports the question at all is
-decided by the best passage's similarity, sparse (e5 latent terms) when the index has it,
-else dense, with thresholds calibrated per encoder by ``eval/calibrate_answer.py`` (an
-uncalibrated encoder, or retrieval without that signal, answers whenever a passage was
-retrieved).
+index), within the best-ranked passages. Whether the report answers the question at all is
+an ``Answerability``'s call: the fitted model of service/answerability.py, which gives a
+calibrated confidence, beside a few rules about the report's structure (a question about
+the contents list, a keyword a passage holds, a part of the report the question names).
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -23,30 +23,32 @@ from index.parse import CONTENTS_LINE
 from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
 from service.cues import Cues, holds_quantity, is_byline, is_latin
+from service.fitted import LogisticModel
+from service.question import QuestionAnalyzer
+from service.quotes import Candidate, ScoredQuote
+from service.quotes import features as quote_features
 from service.search import Hit, Searcher
 from touyan.settings import Settings
-
-# Calibrated on eval/questions.jsonl by eval/calibrate_answer.py, per encoder (each has its own
-# cosine scale): the best cosine below which a (Chinese, English) question gets “not found”.
-# English questions get their own threshold because cross-lingual cosines run lower.
-MIN_SUPPORT: dict[str, tuple[float, float]] = {
-    "sparse:e5": (0.18, 0.1205),
-    "dense:e5+use": (0.764, 0.665),
-    "dense:e5": (0.8525, 0.7253),
-    "dense:use": (0.1684, 0.0518),
-}
 
 # A question asking for several things (“哪些案例…”) may quote a sentence of each case.
 SEVERAL = re.compile(r"哪些|哪几|\bwhich\b", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 6
 # How much the question–sentence dense similarity (min-max over the candidates) adds to a
 # sentence's word score: best of 0.3–1.0 on eval/questions.jsonl by how often the answer
-# quotes the gold evidence (python -m eval.calibrate_answer).
+# quotes the gold evidence (eval/answers.py); the scoring used without a fitted quote model.
 SIMILARITY_WEIGHT = 0.3
 # A best sentence shorter than this is quoted with its neighbours (ExtractiveAnswerer._in_context).
 CONTEXT_BELOW_CHARS = 60
+QUOTES_MODEL = "quotes"
+# With the fitted quote model, a further sentence is quoted at this probability of stating the
+# asked fact: on the training questions it took answers stating the key fact from 0.832 (the
+# best sentence alone, with its context) to 0.894, at a median answer of 152 characters
+# (0.05: 0.898 at 179; 0.2: 0.861 at 117); eval/RESULTS.md.
+QUOTE_AT = 0.1
 
-# Dense cosine of a question with (passage, start, end) sentences; None where unknown.
+log = logging.getLogger("touyan.answer")
+
+# A score of a question against (passage, start, end) sentences (dense cosine, late interaction); None where unknown.
 SentenceSimilarity = Callable[[str, list[tuple[Chunk, int, int]]], list[float | None]]
 # Ids of the cases about the places a question names; None when it names none (Searcher.cases_named).
 CasesNamed = Callable[[str], frozenset[str] | None]
@@ -77,10 +79,19 @@ class Answer:
     support: float | None = None
     mode: str = "extractive"
     note: str | None = None
+    confidence: float | None = None  # that the report answers the question, 0–1 (None: no model judged it)
 
 
 class Answerer(Protocol):
     def run(self, question: str, hits: list[Hit]) -> Answer: ...
+
+
+class Answerability(Protocol):
+    """Judges whether the passages answer the question: a probability, and the one at which to answer."""
+
+    threshold: float
+
+    def confidence(self, question: str, hits: list[Hit], quotes: list[ScoredQuote]) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -94,11 +105,6 @@ class _Sentence:
     @property
     def text(self) -> str:
         return self.hit.chunk.text[self.start : self.end]
-
-
-def support_key(settings: Settings) -> str:
-    """The ``MIN_SUPPORT`` key for these settings: the sparse encoder when there is one, else the embedder."""
-    return f"sparse:{settings.sparse}" if settings.sparse != "none" else f"dense:{settings.embedder}"
 
 
 def not_found_text(question: str, hits: list[Hit]) -> str:
@@ -199,23 +205,36 @@ def opening(hits: list[Hit], max_chars: int = 150) -> list[_Sentence]:
     return [_Sentence(first, spans[0][0], end, 0.0, frozenset())]
 
 
-class ExtractiveAnswerer:
-    """Quotes 1–3 sentences from the top passages, most question words first, each cited [n].
+def load_model(name: str) -> LogisticModel | None:
+    """A fitted model of service/models/, or None (logged) when it was not fitted."""
+    try:
+        return LogisticModel.load(name)
+    except FileNotFoundError:
+        log.warning("no fitted model %s: fit it with the script named in service/models/README", name)
+        return None
 
-    A best sentence under ``CONTEXT_BELOW_CHARS`` is quoted with its neighbours. A further
-    sentence is added only when it scores at least ``keep_ratio`` of the best one and covers question words the earlier ones miss, or comes from another case and
-    scores at least ``same_ratio`` of it. A “哪些…” question asks for several: it draws on
-    all the hits, not the first ``passages``, and a sentence of another case needs only
-    ``several_ratio`` of the best score (0.6 quotes 43 of the 60 gold cases of the multi-case
-    eval questions, 0.75 only 38).
+
+class ExtractiveAnswerer:
+    """Quotes 1–3 sentences from the top passages, the likeliest to state what was asked first, each cited [n].
+
+    With the fitted quote model (service/quotes.py), each sentence's score is the probability
+    that it states the asked fact; a further sentence is quoted while its probability is at
+    least ``quote_at``, within ``max_sentences`` and ``max_chars``. Without it (encoders no
+    model was fitted for), sentences are scored by the question words they hold, and a further
+    one is added when it scores ``keep_ratio`` of the best and covers words the earlier ones
+    miss, or comes from another case and scores ``same_ratio`` of it. A best sentence under
+    ``CONTEXT_BELOW_CHARS`` is quoted with its neighbours. A “哪些…” question asks for several:
+    it draws on all the hits, not the first ``passages`` (and, word-scored, a sentence of
+    another case needs only ``several_ratio`` of the best score).
     """
 
     def __init__(
         self,
-        min_support: tuple[float, float] | None = None,
+        answerability: Answerability | None = None,
         passages: int = 3,
         max_sentences: int = 3,
         max_chars: int = 300,
+        quote_at: float = QUOTE_AT,
         keep_ratio: float = 0.75,
         same_ratio: float = 0.9,
         several_ratio: float = 0.6,
@@ -223,14 +242,21 @@ class ExtractiveAnswerer:
         signal: str = "dense",
         similarity: SentenceSimilarity | None = None,
         cases_named: CasesNamed | None = None,
+        analyzer: QuestionAnalyzer | None = None,
+        quote_model: LogisticModel | None = None,
+        sentence_late: SentenceSimilarity | None = None,
     ) -> None:
-        self.min_support = min_support
+        self.sentence_late = sentence_late
+        self.answerability = answerability
+        self.analyzer = analyzer
+        self.quote_model = quote_model
         self.signal = signal
         self.similarity = similarity
         self.cases_named = cases_named
         self.passages = passages
         self.max_sentences = max_sentences
         self.max_chars = max_chars
+        self.quote_at = quote_at
         self.keep_ratio = keep_ratio
         self.same_ratio = same_ratio
         self.several_ratio = several_ratio
@@ -238,22 +264,28 @@ class ExtractiveAnswerer:
 
     @classmethod
     def for_settings(cls, settings: Settings, searcher: Searcher | None = None) -> ExtractiveAnswerer:
-        """Support judged by the sparse scores when the index has them, else the dense ones;
-        with a searcher, its tokenizer and sentence vectors are shared."""
-        key = support_key(settings)
+        """With a searcher: the fitted answerability model for its encoders, and its tokenizer,
+        sentence vectors and places; ``support`` reports the sparse cosine when the index has it."""
+        from service.answerability import FittedAnswerability
+
+        analyzer = searcher.analyzer if searcher else None
         return cls(
-            min_support=MIN_SUPPORT.get(key),
-            signal=key.split(":", 1)[0],
+            answerability=FittedAnswerability.for_searcher(searcher, analyzer) if searcher else None,
+            signal="sparse" if settings.sparse != "none" else "dense",
             similarity=searcher.sentence_similarities if searcher else None,
             cases_named=searcher.cases_named if searcher else None,
             tokenizer=searcher.tokenizer if searcher else None,
+            analyzer=analyzer,
+            quote_model=load_model(QUOTES_MODEL) if searcher else None,
+            sentence_late=searcher.sentence_late if searcher else None,
         )
 
     def run(self, question: str, hits: list[Hit]) -> Answer:
         named = self.on_named_places(question, hits)
         support = self.support(named)
-        if not self.supported(question, named):
-            return Answer(not_found_text(question, hits), found=False, support=support)
+        found, confidence = self.decide(question, named)
+        if not found:
+            return Answer(not_found_text(question, hits), found=False, support=support, confidence=confidence)
         hits = named
         chosen = self.select(question, hits, self.terms(question))
         citations = [
@@ -273,7 +305,9 @@ class ExtractiveAnswerer:
             for n, s in enumerate(chosen, 1)
         ]
         text = "".join(f"{c.quote}[{c.n}]" for c in citations)
-        return Answer(text, found=True, citations=citations, support=support)
+        if is_latin(question):  # the quotes are the report's Chinese; what frames them is the question's language
+            text = f"The report says: {text}"
+        return Answer(text, found=True, citations=citations, support=support, confidence=confidence)
 
     def on_named_places(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits a question naming places may be answered from: those of cases about them, and
@@ -292,28 +326,35 @@ class ExtractiveAnswerer:
         scores = [getattr(h, self.signal) for h in hits if getattr(h, self.signal) is not None]
         return max(scores) if scores else None
 
-    def supported(self, question: str, hits: list[Hit]) -> bool:
-        """Whether the best passage is close enough to the question; any passage will do when uncalibrated,
-        the contents list for a question about it or about a page it lists (a list is close
-        to no question), a passage holding the whole question (a keyword), and a retrieved
-        commentary or preface for a question asking what it says."""
-        support = self.support(hits)
-        if not hits or support is None or self.min_support is None:
-            return bool(hits)
+    def decide(self, question: str, hits: list[Hit]) -> tuple[bool, float | None]:
+        """Whether to answer from these hits, and the confidence that the report answers the question.
+
+        The report's structure decides some questions for certain (confidence 1 or 0): the
+        contents list answers a question about it or a page it lists and nothing else; a passage
+        holding the whole question (a keyword) answers it; a question asking what a part of the
+        report says (前言讲了什么？) or who wrote it is answered from that part when it was
+        retrieved, and not when the case has no such part. The rest is the fitted model's call;
+        without one, any retrieved passage answers.
+        """
+        if not hits:
+            return False, 0.0
         if contents_quotes(question, hits):
-            return True
-        if all(h.chunk.section_kind == "contents" for h in hits):  # the list answers only questions about it
-            return False
-        if quoted_verbatim(question, hits):  # a keyword (梦创), whose cosine with any passage is low
-            return True
+            return True, 1.0
+        if all(h.chunk.section_kind == "contents" for h in hits):
+            return False, 0.0
+        if quoted_verbatim(question, hits):
+            return True, 1.0
         cues = Cues.of(question)
-        if cues.wants_summary or cues.wants_author:  # 前言讲了什么？ asks what is there; 江洲村的专家点评说了什么？ what is not
+        if cues.wants_summary or cues.wants_author:
             if named_kind_hits(question, hits):
-                return True
+                return True, 1.0
             if cues.kinds - {"contents"}:
-                return False
-        chinese, english = self.min_support
-        return support >= (english if is_latin(question) else chinese)
+                return False, 0.0
+        if self.answerability is None:
+            return True, None
+        quotes = self.scored(question, self.pool(question, hits)) if self.fitted_quotes else []
+        confidence = self.answerability.confidence(question, hits, quotes)
+        return confidence >= self.answerability.threshold, round(confidence, 4)
 
     def select(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """The sentences to quote; a question about the contents or a page gets the list's (contents_quotes),
@@ -333,29 +374,62 @@ class ExtractiveAnswerer:
             return byline
         if lead := lead_quote(question, hits):
             return lead
+        several = self.wants_several(question)
+        pool = self.pool(question, hits)
         hits = named_kind_hits(question, hits) or hits
-        several = bool(SEVERAL.search(question))
-        pool = hits if several else hits[: self.passages]
         ranked = sorted(self.sentences(question, pool, terms), key=lambda s: -s.score)
         if not ranked:  # only fragments: quote the best passage whole
             return [_Sentence(hits[0], 0, len(hits[0].chunk.text), 0.0, frozenset())]
-        best = self._in_context(ranked[0])
+        fitted = self.fitted_quotes
         keep_ratio, same_ratio = (self.several_ratio, self.several_ratio) if several else (self.keep_ratio, self.same_ratio)
-        chosen, covered, cases = [best], set(best.terms), {best.hit.chunk.case_id}
-        length = best.end - best.start
+        chosen = self.one_per_case(question, ranked) if fitted else []
+        best = chosen[0] if chosen else self._in_context(ranked[0])
+        chosen = chosen or [best]
+        covered = set().union(*(c.terms for c in chosen))
+        cases = {c.hit.chunk.case_id for c in chosen}
+        length = sum(c.end - c.start for c in chosen)
         for s in ranked[1:]:
-            if len(chosen) == self.max_sentences or s.score < keep_ratio * best.score:
+            if len(chosen) == self.max_sentences or s.score < (self.quote_at if fitted else keep_ratio * best.score):
                 break
-            if s.hit is best.hit and s.start < best.end and s.end > best.start:
-                continue  # already quoted as the best sentence's context
+            if any(s.hit is c.hit and s.start < c.end and s.end > c.start for c in chosen):
+                continue  # already quoted, or as a quote's context
             adds_words = bool(s.terms - covered)
             other_case = s.hit.chunk.case_id not in cases and s.score >= same_ratio * best.score
-            if (adds_words or other_case) and length + s.end - s.start <= self.max_chars:
+            if (fitted or adds_words or other_case) and length + s.end - s.start <= self.max_chars:
                 chosen.append(s)
                 covered |= s.terms
                 cases.add(s.hit.chunk.case_id)
                 length += s.end - s.start
         return chosen
+
+    def one_per_case(self, question: str, ranked: list[_Sentence]) -> list[_Sentence]:
+        """For a question about two or more cases (紫金港和钱塘分别…), the best sentence of each, in
+        order of their scores; else nothing (QuestionAnalyzer.cases_compared)."""
+        cases = self.analyzer.cases_compared(question)
+        if not cases:
+            return []
+        best: dict[str, _Sentence] = {}
+        for s in ranked:
+            if s.hit.chunk.case_id in cases:
+                best.setdefault(s.hit.chunk.case_id, s)
+        if len(best) < 2:
+            return []
+        return [self._in_context(s) for s in sorted(best.values(), key=lambda s: -s.score)][: self.max_sentences]
+
+    def pool(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The passages quotes are drawn from: those of the part of the report the question names,
+        if retrieved, else all; the first ``passages`` of them, or every one for a “哪些…” question."""
+        hits = named_kind_hits(question, hits) or hits
+        return hits if self.wants_several(question) else hits[: self.passages]
+
+    @property
+    def fitted_quotes(self) -> bool:
+        return self.quote_model is not None and self.analyzer is not None
+
+    @staticmethod
+    def wants_several(question: str) -> bool:
+        """A “哪些…” question asks for several things: it draws on all the hits."""
+        return bool(SEVERAL.search(question))
 
     def _in_context(self, best: _Sentence) -> _Sentence:
         """A short best sentence, with the sentences before and after it in its passage.
@@ -383,7 +457,46 @@ class ExtractiveAnswerer:
         start, end = min([best.start, *(a for a, _ in around)]), max([best.end, *(b for _, b in around)])
         return replace(best, start=start, end=end) if end - start <= self.max_chars else best
 
+    def candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        """Every sentence of the passages (not the contents list's: see contents_quotes), with its
+        neighbours in the same paragraph and its dense cosine with the question."""
+        out = []
+        for hit in hits:
+            if hit.chunk.section_kind == "contents":
+                continue
+            text = hit.chunk.text
+            spans = sentence_spans(text)
+            for k, (a, b) in enumerate(spans):
+                if b - a < MIN_SENTENCE_CHARS:
+                    continue
+                before = text[spans[k - 1][0] : spans[k - 1][1]] if k and "\n" not in text[spans[k - 1][1] : a] else ""
+                after = text[spans[k + 1][0] : spans[k + 1][1]] if k + 1 < len(spans) and "\n" not in text[b : spans[k + 1][0]] else ""
+                out.append(Candidate(hit, a, b, before, after, None))
+        spans = [(c.hit.chunk, c.start, c.end) for c in out]
+        if self.similarity is not None and out:
+            out = [replace(c, dense=v) for c, v in zip(out, self.similarity(question, spans))]
+        if self.sentence_late is not None and out:
+            out = [replace(c, late=v) for c, v in zip(out, self.sentence_late(question, spans))]
+        return out
+
     def sentences(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
+        """Every sentence of the passages, scored by the fitted quote model (service/quotes.py);
+        without one, by the question words it holds, meaning, numbers, section and rank.
+"""
+        if self.fitted_quotes:
+            return [
+                _Sentence(q.candidate.hit, q.candidate.start, q.candidate.end, q.probability, frozenset(t for t in terms if normalize(t) in normalize(q.candidate.text)))
+                for q in self.scored(question, hits)
+            ]
+        return self._word_scored(question, hits, terms)
+
+    def scored(self, question: str, hits: list[Hit]) -> list[ScoredQuote]:
+        """Every candidate sentence of these passages with its quote features and the fitted model's probability."""
+        candidates = self.candidates(question, hits)
+        rows = quote_features(self.analyzer.run(question), candidates)
+        return [ScoredQuote(c, r, self.quote_model.probability(r)) for c, r in zip(candidates, rows)]
+
+    def _word_scored(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """Every sentence of the passages, scored by the question words it holds, meaning, numbers, section and rank.
 
         A word counts by its length and by how few of the candidate sentences hold it: the

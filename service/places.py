@@ -17,7 +17,7 @@ from index.corpus import PLACE
 from index.models import Case, Chunk
 from index.parse import CONTENTS_LINE, CONTENTS_SPLIT
 
-SUFFIX = re.compile(r"(?:\(新\))?(?:区|县|市|街道|乡|镇|村|社区)$")
+SUFFIX = re.compile(r"(?:\(新\))?(?:区|县|市|街道|乡|镇|村|社区|科技城|园区|开发区)$")
 INNER = re.compile(r"[(（]([^)）]+)[)）]")
 MIN_CHARS = 2
 

@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import zip_longest
 
 import faiss
 import numpy as np
@@ -20,7 +21,9 @@ from index.store import StoredIndex
 from index.tokenize import Tokenizer
 from index.transliterate import PinyinNames
 from service.cues import Cues, is_byline, is_latin
+from service.fitted import MODELS, LogisticModel
 from service.places import Places
+from service.question import QuestionAnalyzer
 from service.query import FUSIONS, RETRIEVERS, TOKEN_RETRIEVERS, clean_query
 from touyan.settings import Settings
 
@@ -67,6 +70,10 @@ NAME_BONUS = 0.1
 PAGE_BONUS = 0.6
 KIND_BONUS = {"commentary": 0.3, "preface": 0.3, "contents": 1.0}
 AUTHOR_BONUS = 0.1
+BONUS = {"numbers": NUMBER_BONUS, "counts": COUNT_BONUS, "names": NAME_BONUS, "page": PAGE_BONUS, **KIND_BONUS, "author": AUTHOR_BONUS}
+CHANNELS = ("dense", "sparse", "bm25", "late", "sentence")
+# What hybrid ranking weighs for each pooled passage (Searcher.rank_features).
+RANK_FEATURES = (*CHANNELS, *BONUS)
 
 
 @dataclass(frozen=True)
@@ -110,10 +117,14 @@ class Searcher:
         self.cases = cases
         self.retriever = retriever
         self.fusion = fusion
+        # A fitted ranker over RANK_FEATURES instead of the hand-set weights: eval/fit_ranker.py writes
+        # it only when it beats them on held-out questions, which it has not (eval/RESULTS.md).
+        self.ranker = LogisticModel.load("ranker") if (MODELS / "ranker.json").exists() and tokens else None
         self.weights = {**(WEIGHTS if tokens else WEIGHTS_WITHOUT_TOKENS), "sentence": SENTENCE_WEIGHT}
         self.tokenizer = Tokenizer(stored.user_words)
         self.names = PinyinNames(stored.bm25.terms)
         self.places = Places(stored.cases, stored.chunks)
+        self.analyzer = QuestionAnalyzer(stored.chunks, self.tokenizer, self.names)
         self._chunks = stored.chunks
         self._row_of = {c.id: i for i, c in enumerate(self._chunks)}
         self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}
@@ -172,7 +183,25 @@ class Searcher:
         allowed = self._allowed(case_id, page)
         if allowed is not None and not allowed.any():
             return []
-        depth = max(CANDIDATES, top_k)
+        if retriever == "hybrid" and allowed is None and (compared := self.analyzer.cases_compared(query)):
+            return self._search_each(query, top_k, compared)
+        lists = self.channel_lists(query, retriever, max(CANDIDATES, top_k), allowed)
+        scored = self._fuse(query, lists) if retriever == "hybrid" else lists[retriever]
+        best = sorted(scored, key=lambda i: -scored[i])[:top_k]
+        return [
+            Hit(rank, self._chunks[i], float(scored[i]), lists["dense"].get(i), lists["sparse"].get(i), lists["late"].get(i), lists["bm25"].get(i))
+            for rank, i in enumerate(best, 1)
+        ]
+
+    def _search_each(self, query: str, top_k: int, cases: list[str]) -> list[Hit]:
+        """A question about several cases (紫金港和钱塘分别…) is searched in each, and their best
+        passages taken in turn: one case's passages would otherwise fill the list."""
+        per_case = [self.search(query, top_k, case_id=case) for case in cases]
+        merged = [hit for rank in zip_longest(*per_case) for hit in rank if hit is not None][:top_k]
+        return [replace(hit, rank=r) for r, hit in enumerate(merged, 1)]
+
+    def channel_lists(self, query: str, retriever: str = "hybrid", depth: int = CANDIDATES, allowed: np.ndarray | None = None) -> dict[str, dict[int, float]]:
+        """Each channel's scores of its candidates (passage row → score): what ranking fuses."""
         hybrid_tokens = retriever == "hybrid" and self.tokens is not None
         lists = {
             "dense": self._dense(query, depth, allowed) if retriever in ("dense", "hybrid") else {},
@@ -188,12 +217,7 @@ class Searcher:
             lists["late"] = {}
         if retriever == "hybrid" and is_latin(query):
             lists["sentence"] = self._best_sentence(query, pool)
-        scored = self._fuse(query, lists) if retriever == "hybrid" else lists[retriever]
-        best = sorted(scored, key=lambda i: -scored[i])[:top_k]
-        return [
-            Hit(rank, self._chunks[i], float(scored[i]), lists["dense"].get(i), lists["sparse"].get(i), lists["late"].get(i), lists["bm25"].get(i))
-            for rank, i in enumerate(best, 1)
-        ]
+        return lists
 
     def _on_pages(self, query: str, retriever: str, allowed: np.ndarray | None) -> set[int]:
         """For hybrid, the passages of the pages a question names (第35版): its words may match none of them."""
@@ -224,6 +248,38 @@ class Searcher:
         q = self._query_vector(question)[0]
         rows = [self._sentence_of.get((self._row_of.get(c.id, -1), a, b)) for c, a, b in sentences]
         return [None if k is None else float(self.stored.sentences.vectors[k] @ q) for k in rows]
+
+    def token_matches(self, question: str, chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
+        """Each of the question's e5 tokens, as where it begins in the question, and its best cosine
+        with any token of these passages (empty arrays without token vectors)."""
+        rows = [r for c in chunks if (r := self._row_of.get(c.id)) is not None]
+        if self.tokens is None or not rows:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        encoding = self._token_encoding(question)
+        late = self.stored.late
+        passage_tokens = np.concatenate([late.vectors[late.offsets[r] : late.offsets[r + 1]] for r in rows])
+        if len(encoding.tokens) == 0 or len(passage_tokens) == 0:
+            return encoding.starts, np.zeros(len(encoding.starts), np.float32)
+        with self._cpu_lock:
+            return encoding.starts, (encoding.tokens @ passage_tokens.T).max(axis=1)
+
+    def sentence_late(self, question: str, sentences: list[tuple[Chunk, int, int]]) -> list[float | None]:
+        """Late interaction of the question's e5 tokens with each (passage, start, end) sentence's
+        own tokens; None without token vectors or for a sentence holding none of them."""
+        if self.tokens is None:
+            return [None] * len(sentences)
+        encoding = self._token_encoding(question)
+        query = self.stored.late.query_tokens(encoding.tokens, encoding.ids)
+        out: list[float | None] = [None] * len(sentences)
+        by_row: dict[int, list[int]] = {}
+        for k, (chunk, _, _) in enumerate(sentences):
+            if (row := self._row_of.get(chunk.id)) is not None:
+                by_row.setdefault(row, []).append(k)
+        with self._cpu_lock:
+            for row, ks in by_row.items():
+                for k, v in zip(ks, self.stored.late.span_scores(query, row, [sentences[k][1:] for k in ks])):
+                    out[k] = v
+        return out
 
     def _query_vector(self, query: str) -> np.ndarray:
         """The query's dense vector; the last one is kept, as answering a question asks for it again."""
@@ -284,34 +340,47 @@ class Searcher:
         return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
     def _fuse(self, query: str, lists: dict[str, dict[int, float]]) -> dict[int, float]:
-        fused: dict[int, float] = {}
+        if self.fusion == "rrf":
+            fused: dict[int, float] = {}
+            for scores in lists.values():
+                for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), 1):
+                    fused[i] = fused.get(i, 0.0) + 1 / (RRF_K + r)
+            return fused
+        features = self.rank_features(query, lists)
+        if self.ranker is not None:
+            return {i: self.ranker.probability(f) for i, f in features.items()}
+        base = {i: sum(self.weights.get(c, 0.0) * f[c] for c in CHANNELS) for i, f in features.items()}
+        best = max(base.values(), default=0.0)
+        return {i: base[i] + best * sum(BONUS[c] * f[c] for c in BONUS) for i, f in features.items()}
+
+    def rank_features(self, query: str, lists: dict[str, dict[int, float]]) -> dict[int, dict[str, float]]:
+        """Every pooled passage's ranking features (``RANK_FEATURES``): each channel's score scaled
+        over the candidates (BM25 by its best, as its zero means "no shared word"; the vector
+        scores, which never reach zero, by their spread), 0 where a channel did not list it, and
+        what the question's cues ask of it."""
+        pool = sorted(set().union(*(set(scores) for scores in lists.values())))
+        out = {i: dict.fromkeys(RANK_FEATURES, 0.0) for i in pool}
         for name, scores in lists.items():
             if not scores:
                 continue
-            if self.fusion == "rrf":
-                for r, i in enumerate(sorted(scores, key=lambda i: -scores[i]), 1):
-                    fused[i] = fused.get(i, 0.0) + 1 / (RRF_K + r)
-                continue
-            # BM25 is scaled by its best score (its zero means "no shared word"); the vector
-            # scores, which never reach zero, by the spread of their candidates.
             hi = max(scores.values())
             lo = 0.0 if name == "bm25" else min(scores.values())
             for i, v in scores.items():
-                fused[i] = fused.get(i, 0.0) + self.weights[name] * (v - lo) / (hi - lo or 1)
+                out[i][name] = (v - lo) / (hi - lo or 1)
         cues = Cues.of(query)
         names = set(self.names.terms(query)) if is_latin(query) else set()
-        best = max(fused.values(), default=0.0)
-        for i in fused:
+        for i, f in out.items():
             chunk = self._chunks[i]
-            bonus = NUMBER_BONUS * cues.numbers_held(chunk.text) + COUNT_BONUS * cues.counts_held(chunk.text)
+            f["numbers"] = cues.numbers_held(chunk.text)
+            f["counts"] = cues.counts_held(chunk.text)
             if names:
                 titled = keyword_text(chunk)
-                bonus += NAME_BONUS * sum(n in titled for n in names) / len(names)
-            bonus += PAGE_BONUS * (chunk.page in cues.pages)
+                f["names"] = sum(n in titled for n in names) / len(names)
+            f["page"] = float(chunk.page in cues.pages)
             if chunk.section_kind in cues.kinds:
-                bonus += KIND_BONUS[chunk.section_kind] + AUTHOR_BONUS * (cues.wants_author and any(map(is_byline, chunk.text.splitlines())))
-            fused[i] += best * bonus
-        return fused
+                f[chunk.section_kind] = 1.0
+                f["author"] = float(cues.wants_author and any(map(is_byline, chunk.text.splitlines())))
+        return out
 
 
 def open_searcher(settings: Settings, progress: Callable[[str], None] | None = None, force: bool = False) -> Searcher:

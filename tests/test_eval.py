@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from eval.calibrate_answer import Row, best_threshold
 from eval.gold import CATEGORIES, KINDS, Scores, load_conversations, load_questions
 from index.text import fold
 from tests.conftest import ROOT, SEEDS
@@ -52,25 +51,6 @@ def check_gold(questions, corpus, chunks) -> None:
             in_passage = any(c.case_id in gold and "".join(evidence.split()) in "".join(c.text.split()) for c in chunks)
             assert in_passage or evidence in headings, (q.id, evidence)
         assert q.answering(corpus.cases, chunks), q.id
-
-
-def _rows(answerable: list[float], unanswerable: list[float]) -> list[Row]:
-    return [Row(f"a{i}", "fact", False, s, True, None) for i, s in enumerate(answerable)] + [
-        Row(f"u{i}", "unanswerable", False, s, True, None) for i, s in enumerate(unanswerable)
-    ]
-
-
-def test_the_answer_threshold_rejects_the_unanswerable_questions_it_can_within_the_budget():
-    fit = best_threshold(_rows([0.5, 0.6, 0.7, 0.8], [0.1, 0.2]), budget=0.0)
-    assert fit["threshold"] == 0.35 and fit["unanswerable_rejected"] == 2 and fit["answerable_rejected"] == 0
-    fit = best_threshold(_rows([0.3, 0.6, 0.7, 0.8], [0.5]), budget=0.25)  # one answerable question buys one rejection
-    assert fit["threshold"] == 0.55 and fit["unanswerable_rejected"] == 1 and fit["answerable_rejected"] == 1
-
-
-def test_the_answer_threshold_spends_its_budget_when_no_unanswerable_question_can_be_rejected():
-    """Near-miss questions score like answerable ones; the highest cut within budget still rejects more off-topic ones."""
-    fit = best_threshold(_rows([0.30, 0.40, 0.50, 0.60], [0.45, 0.55]), budget=0.25)
-    assert fit["threshold"] == 0.35 and fit["answerable_rejected"] == 1 and fit["unanswerable_rejected"] == 0
 
 
 def test_scores_count_the_first_answering_rank():

@@ -5,6 +5,7 @@ import argparse
 import json
 import signal
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -161,6 +162,33 @@ def cmd_search(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_ask(settings: Settings, args) -> int:
+    from service.api.app import make_answerer
+    from service.api.routers.ask import answer_question
+    from service.api.schemas import AskResponse
+    from index.models import page_label
+    from service.cues import is_latin
+
+    question = clean_query(args.question)  # refused before the index is opened
+    searcher = _open_searcher(settings)
+    if args.case and not searcher.has_case(args.case):
+        print(f"error: unknown case id {args.case!r}; `touyan cases` lists them", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    hits, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k, args.case, args.page)
+    took = round((time.perf_counter() - start) * 1000, 2)
+    if args.json:
+        _print_json(AskResponse.build(question, answer, hits, took).model_dump())
+        return 0
+    print(answer.text)
+    english = is_latin(question)
+    for c in answer.citations:
+        print(f"  [{c.n}] 《{c.case}》{page_label(c.page, c.section_kind, english)} · {c.section}  ({c.source})")
+    if answer.confidence is not None:
+        print(f"  ({'confidence' if english else '置信度'} {answer.confidence:.2f})")
+    return 0
+
+
 def _check_json_out(path: Path) -> None:
     """Checked before the eval, which takes minutes, rather than when its table is written."""
     if path.is_dir():
@@ -234,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page", type=_int_in(0, None), help="only passages on this page (版)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question from the report, quoting it with citations")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=_int_in(1, MAX_TOP_K), help=f"passages to answer from, 1–{MAX_TOP_K} (env TOUYAN_TOP_K, default 5)")
+    p.add_argument("--case", help="only passages of this case id (see `touyan cases`)")
+    p.add_argument("--page", type=_int_in(0, None), help="only passages on this page (版)")
+    p.add_argument("--json", action="store_true", help="print JSON: the fields of POST /ask")
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="score retrievers and embedders on eval/questions.jsonl")
     p.add_argument("--embedders", default="use,e5,e5+use", help="comma-separated embedder specs (default use,e5,e5+use)")

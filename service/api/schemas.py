@@ -173,7 +173,8 @@ class AskResponse(BaseModel):
     found: bool
     citations: list[CitationOut]
     results: list[SearchResult]
-    support: float | None = Field(description="best cosine of the passages (sparse, or dense without a sparse index); `found` compares it with a calibrated threshold")
+    confidence: float | None = Field(description="calibrated probability (0–1) that the report answers the question: the fitted answerability model's, or 1/0 where the report's structure decides (a question about the contents list, a part the case lacks); null without a model")
+    support: float | None = Field(description="best cosine of the passages (sparse, or dense without a sparse index), one of the signals the answerability model weighs")
     mode: str = Field(description="extractive, or llm for a generated answer")
     note: str | None = Field(description="why a generated answer fell back to the extractive one")
     took_ms: float
@@ -186,6 +187,7 @@ class AskResponse(BaseModel):
             found=answer.found,
             citations=[CitationOut.from_citation(c) for c in answer.citations],
             results=[SearchResult.from_hit(h) for h in hits],
+            confidence=answer.confidence,
             support=answer.support,
             mode=answer.mode,
             note=answer.note,
@@ -296,6 +298,7 @@ class TouyanExtra(BaseModel):
 
     question: str
     found: bool
+    confidence: float | None = Field(description="as in /ask")
     mode: str
     note: str | None
     results: list[SearchResult]
@@ -330,6 +333,7 @@ class ChatCompletionChunk(BaseModel):
     model: str = MODEL_ID
     choices: list[ChunkChoice]
     citations: list[CitationOut] | None = None
+    touyan: TouyanExtra | None = None
     usage: Usage | None = None
 
 

@@ -409,6 +409,14 @@
     } else {
       sourcesEl.hidden = true;
     }
+    var notFound = turn.found === false;
+    turn.el.classList.toggle('not-found', notFound);
+    var badge = turn.el.querySelector('.not-found-badge');
+    if (notFound && !badge) {
+      turn.answerEl.parentNode.insertBefore(h('p', { class: 'not-found-badge', text: '报告中没有相关内容' }), turn.answerEl);
+    } else if (!notFound && badge) {
+      badge.remove();
+    }
     renderCited(turn);
     renderOthers(turn);
   }
@@ -459,7 +467,8 @@
         h('button', { type: 'button', class: 'link-button', text: '在侧栏中查看',
           onclick: function (ev) { openPassage(r, ev.currentTarget); } }))));
     });
-    var title = cited.size ? '其他检索到的段落' : '检索到的段落';
+    // A not-found reply has no sources: the nearest passages are offered as related reading only.
+    var title = turn.found === false ? '相关阅读（并非回答的依据）' : (cited.size ? '其他检索到的段落' : '检索到的段落');
     append(box, h('h3', { class: 'sub-title', text: title + '（' + others.length + '）' }), list);
   }
 
@@ -485,6 +494,8 @@
     if (typeof q !== 'string') q = pick(obj, 'standalone');
     if (typeof q !== 'string') q = pick(obj, 'question');
     if (typeof q === 'string' && q.trim()) turn.streamQuestion = q.trim();
+    var f = pick(obj, 'found');
+    if (typeof f === 'boolean') turn.found = f;
   }
 
   function contentOf(obj) {
@@ -612,6 +623,7 @@
         var a = await request('/ask', { question: question }, signal);
         if (!turn.citations && Array.isArray(a.citations)) turn.citations = a.citations;
         if (!turn.results && Array.isArray(a.results)) turn.results = a.results;
+        if (turn.found === undefined && typeof a.found === 'boolean') turn.found = a.found;
         turn.extrasFrom = 'ask';
       } catch (err) { if (err && err.name === 'AbortError') throw err; turn.extrasError = err; }
     }

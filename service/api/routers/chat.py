@@ -35,6 +35,7 @@ from service.api.schemas import (
     Usage,
 )
 from service.chat import format_reply, standalone_question
+from service.cues import is_latin
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=JsonBodyRoute)
 
@@ -64,16 +65,24 @@ def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: Answere
     turns = body.turns()
     question = standalone_question(turns)
     hits, answer = answer_question(searcher, answerer, question, body.top_k or settings.top_k)
-    content = format_reply(answer)
+    content = format_reply(answer, english=is_latin(question))
     citations = [CitationOut.from_citation(c) for c in answer.citations]
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     prompt_chars = sum(len(text) for _, text in turns)
     usage = Usage(prompt_tokens=prompt_chars, completion_tokens=len(content), total_tokens=prompt_chars + len(content))
+    extra = TouyanExtra(
+        question=question,
+        found=answer.found,
+        confidence=answer.confidence,
+        mode=answer.mode,
+        note=answer.note,
+        results=[SearchResult.from_hit(h) for h in hits],
+    )
     if body.stream:
         wants_usage = body.stream_options is not None and body.stream_options.include_usage
         return StreamingResponse(
-            _events(completion_id, created, content, citations, usage if wants_usage else None),
+            _events(completion_id, created, content, citations, extra, usage if wants_usage else None),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -83,19 +92,13 @@ def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: Answere
         choices=[ChatChoice(message=ChatReply(content=content))],
         usage=usage,
         citations=citations,
-        touyan=TouyanExtra(
-            question=question,
-            found=answer.found,
-            mode=answer.mode,
-            note=answer.note,
-            results=[SearchResult.from_hit(h) for h in hits],
-        ),
+        touyan=extra,
     )
 
 
-def _events(completion_id: str, created: int, content: str, citations: list[CitationOut], usage: Usage | None) -> Iterator[str]:
-    """Role first, then the reply piece by piece, then an empty delta with finish_reason and citations,
-    then (when asked, as OpenAI does) a chunk with no choices and the usage."""
+def _events(completion_id: str, created: int, content: str, citations: list[CitationOut], extra: TouyanExtra, usage: Usage | None) -> Iterator[str]:
+    """Role first, then the reply piece by piece, then an empty delta with finish_reason, the citations
+    and what retrieval saw (``touyan``), then (when asked, as OpenAI does) a chunk with no choices and the usage."""
 
     def event(choices: list[ChunkChoice], **extra) -> str:
         chunk = ChatCompletionChunk(id=completion_id, created=created, choices=choices, **extra)
@@ -104,7 +107,7 @@ def _events(completion_id: str, created: int, content: str, citations: list[Cita
     yield event([ChunkChoice(delta=ChunkDelta(role="assistant", content=""))])
     for piece in PIECE.findall(content):
         yield event([ChunkChoice(delta=ChunkDelta(content=piece))])
-    yield event([ChunkChoice(delta=ChunkDelta(), finish_reason="stop")], citations=citations)
+    yield event([ChunkChoice(delta=ChunkDelta(), finish_reason="stop")], citations=citations, touyan=extra)
     if usage is not None:
         yield event([], usage=usage)
     yield "data: [DONE]\n\n"

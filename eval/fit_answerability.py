@@ -1,0 +1,120 @@
+"""Fit the answerability model: whether the report answers a question, from the features of
+service/answerability.py, on the training questions only.
+
+    python -m eval.fit_answerability [--embedder use] [--sparse e5] [--out service/models/answerability.json]
+
+Fit the quote model first (eval/fit_quotes.py): the best quote's probability is a feature.
+
+Training questions: eval/qa_train.jsonl, eval/questions.jsonl and eval/heldout.jsonl (read
+while tuning earlier, so no longer held out). The held-out sets (qa_heldout, blind) are not
+read. A logistic regression on standardised features; its regularisation is chosen by 5-fold
+cross-validated log-loss, and its threshold on the out-of-fold probabilities: the highest that
+still answers ``--answer-rate`` of the answerable training questions, so that the most
+unanswerable ones are refused. A gradient-boosted model is cross-validated beside it for the
+record. Prints the cross-validated figures; writes the model with them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from eval.gold import load_questions
+from service.answerability import FEATURES, FittedAnswerability, model_name
+from service.fitted import MODELS, LogisticModel
+from service.answer import ExtractiveAnswerer
+from service.search import Searcher, open_searcher
+from touyan.settings import Settings
+
+TRAINING = ("eval/qa_train.jsonl", "eval/questions.jsonl", "eval/heldout.jsonl")
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+SEED = 14
+# A model of no weights: what FittedAnswerability needs to compute the features before any fit.
+UNFITTED = LogisticModel(tuple(FEATURES), (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
+
+
+def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features and labels (1 = answerable) of every training question the model decides, as the
+    service computes them (questions the report's structure decides are left out)."""
+    answerer = ExtractiveAnswerer.for_settings(settings, searcher)
+    answerer.answerability = None
+    answerability = FittedAnswerability(UNFITTED, answerer.analyzer, searcher)
+    X, y, ids = [], [], []
+    for path in TRAINING:
+        for q in load_questions(Path(path)):
+            hits = answerer.on_named_places(q.question, searcher.search(q.question, settings.top_k))
+            if answerer.decide(q.question, hits)[1] is not None:
+                continue
+            quotes = answerer.scored(q.question, answerer.pool(q.question, hits)) if answerer.fitted_quotes else []
+            values = answerability.features(q.question, hits, quotes)
+            X.append([values[f] for f in FEATURES])
+            y.append(int(q.category != "unanswerable"))
+            ids.append(q.id)
+    return np.array(X, dtype=np.float64), np.array(y), ids
+
+
+def threshold_for(probabilities: np.ndarray, y: np.ndarray, answer_rate: float) -> float:
+    """The highest threshold answering at least ``answer_rate`` of the answerable questions."""
+    answerable = np.sort(probabilities[y == 1])
+    k = int(np.floor((1 - answer_rate) * len(answerable)))
+    return float(answerable[k])
+
+
+def at(threshold: float, p: np.ndarray, y: np.ndarray) -> dict:
+    return {"answered": round(float((p[y == 1] >= threshold).mean()), 3), "refused": round(float((p[y == 0] < threshold).mean()), 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", help="embedder spec (env TOUYAN_EMBEDDER); each encoder set has its own model")
+    parser.add_argument("--sparse", choices=["e5", "none"], help="e5 token channels or none (env TOUYAN_SPARSE)")
+    parser.add_argument("--out", type=Path, help="default service/models/<the model's name for these encoders>.json")
+    parser.add_argument("--answer-rate", type=float, default=0.96, help="share of answerable training questions the threshold keeps answering (default 0.96)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_flags(embedder=args.embedder, sparse=args.sparse)
+    searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
+    out = args.out or MODELS / f"{model_name(searcher.embedder.name, searcher.tokens is not None)}.json"
+    X, y, _ = training_rows(searcher, settings)
+    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+
+    scores = {}
+    for c in C_GRID:
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+        p = cross_val_predict(model, X, y, cv=folds, method="predict_proba")[:, 1]
+        scores[c] = (log_loss(y, p), p)
+    best_c = min(scores, key=lambda c: scores[c][0])
+    p = scores[best_c][1]
+    threshold = threshold_for(p, y, args.answer_rate)
+    gbm = cross_val_predict(HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, random_state=SEED), X, y, cv=folds, method="predict_proba")[:, 1]
+    cv = {
+        "questions": len(y), "answerable": int(y.sum()), "unanswerable": int((1 - y).sum()),
+        "logistic": {"C": best_c, "log_loss": round(scores[best_c][0], 4), "auc": round(roc_auc_score(y, p), 4), "threshold": round(threshold, 4), **at(threshold, p, y)},
+        "boosted_trees": {"log_loss": round(log_loss(y, gbm), 4), "auc": round(roc_auc_score(y, gbm), 4), **at(threshold_for(gbm, y, args.answer_rate), gbm, y)},
+    }
+
+    final = make_pipeline(StandardScaler(), LogisticRegression(C=best_c, max_iter=5000)).fit(X, y)
+    scaler, logistic = final.named_steps["standardscaler"], final.named_steps["logisticregression"]
+    model = LogisticModel(
+        features=tuple(FEATURES), mean=tuple(scaler.mean_.round(6)), scale=tuple(np.where(scaler.scale_ > 0, scaler.scale_, 1).round(6)),
+        coef=tuple(logistic.coef_[0].round(6)), intercept=round(float(logistic.intercept_[0]), 6), threshold=round(threshold, 6),
+        meta={"fitted_by": "python -m eval.fit_answerability", "training": list(TRAINING), "cross_validated": cv},
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(model.to_json() + "\n", encoding="utf-8")
+    print(json.dumps(cv, indent=2))
+    print("weights:", {f: round(c, 3) for f, c in zip(FEATURES, model.coef)})
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

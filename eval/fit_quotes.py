@@ -1,0 +1,110 @@
+"""Fit the quote model: which candidate sentence states what was asked, from the features of
+service/quotes.py, on the training questions only.
+
+    python -m eval.fit_quotes [--out service/models/quotes.json]
+
+Training questions: the answerable ones of eval/qa_train.jsonl, eval/questions.jsonl and
+eval/heldout.jsonl. Candidates are the sentences of the passages the answerer reads, retrieved
+as the service retrieves them; a sentence is a positive when it states one of the question's
+key facts (or, for a question without key facts, holds one of its evidence strings). A
+logistic regression; its regularisation is chosen by 5-fold cross-validation grouped by
+question, on how often the top-scored sentence is a positive (the held-out sets are not read).
+Prints that figure beside the word-count scoring it replaces; writes the model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from eval.fit_answerability import TRAINING
+from eval.gold import Question, load_questions
+from index.text import fold
+from service.answer import ExtractiveAnswerer
+from service.fitted import MODELS, LogisticModel
+from service.quotes import FEATURES, features
+from service.search import open_searcher
+from touyan.settings import Settings
+
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def positive(question: Question, sentence: str) -> bool:
+    text = fold(sentence)
+    if question.key:
+        return any(fold(alt) in text for item in question.key for alt in ([item] if isinstance(item, str) else item))
+    return any(fold(e) in text or (len(text) >= 8 and text in fold(e)) for e in question.evidence)
+
+
+def top1(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
+    """Share of questions whose best-scored candidate is a positive."""
+    hits = []
+    for g in np.unique(groups):
+        rows = groups == g
+        hits.append(y[rows][np.argmax(scores[rows])])
+    return float(np.mean(hits))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=MODELS / "quotes.json")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
+    answerer = ExtractiveAnswerer.for_settings(settings, searcher)
+    X, y, groups, baseline = [], [], [], []
+    for path in TRAINING:
+        for q in load_questions(Path(path)):
+            if q.category == "unanswerable":
+                continue
+            hits = answerer.on_named_places(q.question, searcher.search(q.question, settings.top_k))
+            pool = hits if answerer.wants_several(q.question) else hits[: answerer.passages]
+            candidates = answerer.candidates(q.question, pool)
+            labels = [positive(q, c.text) for c in candidates]
+            if not any(labels):  # retrieval missed: nothing to learn about quoting
+                continue
+            rows = features(answerer.analyzer.run(q.question), candidates)
+            words = answerer._word_scored(q.question, pool, answerer.terms(q.question))
+            by_span = {(s.hit.chunk.id, s.start, s.end): s.score for s in words}
+            baseline.append(labels[int(np.argmax([by_span.get((c.hit.chunk.id, c.start, c.end), 0.0) for c in candidates]))])
+            X += [[r[f] for f in FEATURES] for r in rows]
+            y += labels
+            groups += [q.id] * len(candidates)
+    X, y, groups = np.array(X), np.array(y, dtype=int), np.array(groups)
+
+    results = {}
+    for c in C_GRID:
+        scores = np.zeros(len(y))
+        for train, test in GroupKFold(5).split(X, y, groups):
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(X[train], y[train])
+            scores[test] = model.predict_proba(X[test])[:, 1]
+        results[c] = top1(scores, y, groups)
+    best_c = max(results, key=lambda c: (results[c], -c))
+    cv = {
+        "questions": int(len(np.unique(groups))), "candidates": int(len(y)), "positives": int(y.sum()),
+        "top_sentence_states_the_fact": {"fitted": round(results[best_c], 3), "word_scoring": round(float(np.mean(baseline)), 3)},
+        "C": best_c, "by_C": {str(c): round(v, 3) for c, v in results.items()},
+    }
+    final = make_pipeline(StandardScaler(), LogisticRegression(C=best_c, max_iter=5000)).fit(X, y)
+    scaler, logistic = final.named_steps["standardscaler"], final.named_steps["logisticregression"]
+    model = LogisticModel(
+        features=tuple(FEATURES), mean=tuple(scaler.mean_.round(6)), scale=tuple(np.where(scaler.scale_ > 0, scaler.scale_, 1).round(6)),
+        coef=tuple(logistic.coef_[0].round(6)), intercept=round(float(logistic.intercept_[0]), 6),
+        meta={"fitted_by": "python -m eval.fit_quotes", "training": list(TRAINING), "cross_validated": cv},
+    )
+    args.out.write_text(model.to_json() + "\n", encoding="utf-8")
+    print(json.dumps(cv, indent=2))
+    print("weights:", {f: round(float(c), 3) for f, c in zip(FEATURES, model.coef)})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

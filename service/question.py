@@ -1,0 +1,245 @@
+"""Question analysis: what a question asks for, about what, and how much of it the report holds at all.
+
+One typed result (``QuestionAnalysis``) read by the answerer's fitted models: the expected answer
+type (a count in a measure word, a person, a date …), the focus terms (what is asked about the
+subject), the named entities (places, organisations, people) and which of them the report never
+names, and how much of the question's informative vocabulary the report holds (coverage).
+
+Words weigh by how informative they are in Chinese at large (jieba's dictionary frequencies): a
+question about 红烧肉 or 联系电话 turns on words the report lacks, and those words are rare in
+general, so their absence weighs; a question sharing only common words (企业, 改革) with the
+report is not thereby covered. Nothing here is keyed to one report: the vocabulary and the names
+come from the index.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import jieba
+import jieba.posseg
+
+from index.models import Chunk
+from index.text import fold
+from index.tokenize import STOP_WORDS, Tokenizer, normalize
+from index.transliterate import PinyinNames
+from service.cues import Cues, asked_units, is_latin
+
+AnswerType = Literal["count", "amount", "person", "organisation", "place", "date", "name", "list", "definition", "how", "why", "yesno", "other"]
+EntityKind = Literal["person", "place", "organisation", "other"]
+
+# The expected answer type, from the question's wording; the first rule that matches decides.
+ANSWER_TYPES: list[tuple[AnswerType, re.Pattern[str]]] = [
+    ("person", re.compile(r"谁|哪位|哪一位|什么人|哪些人|\bwho(?:m|se)?\b", re.I)),
+    ("date", re.compile(r"什么时候|何时|哪一?年|哪个月|几月|几号|哪天|多久以前|\bwhen\b|\bwhat year\b|\bwhich year\b", re.I)),
+    ("amount", re.compile(r"多少钱|多少亿|多少万|多少元|多大比例|比例|占比|百分之|多少倍|增长了?多少|多高|多大|多久|多长时间|多远|\bhow much\b|\bhow long\b|\bpercent|\bshare\b|\bproportion\b", re.I)),
+    ("count", re.compile(r"多少|几(?!乎)|\bhow many\b", re.I)),
+    ("organisation", re.compile(r"哪家|哪所|哪个(?:单位|机构|部门|企业|公司|高校|大学)|什么(?:单位|机构|部门|企业|公司)|\bwhich (?:company|organi[sz]ation|university|institution|agency|department|firm)\b", re.I)),
+    ("place", re.compile(r"哪里|哪儿|在哪|什么地方|哪个(?:区|县|市|镇|村|街道|社区|地方)|\bwhere\b", re.I)),
+    ("name", re.compile(r"叫什么|名称|名字|称为什么|\bwhat is (?:it|the \w+) called\b|\bname of\b|\bcalled\b", re.I)),
+    ("definition", re.compile(r"指什么|指的是|是什么意思|什么意思|含义|什么是|是指|代表什么|\bwhat does .+ (?:mean|stand for)\b|\bmeaning\b", re.I)),
+    ("why", re.compile(r"为什么|为何|原因|\bwhy\b", re.I)),
+    ("list", re.compile(r"哪些|哪几|有什么|包括什么|\bwhich\b|\bwhat (?:are|were)\b", re.I)),
+    ("how", re.compile(r"如何|怎么|怎样|通过什么|靠什么|什么办法|什么方式|\bhow\b", re.I)),
+    ("yesno", re.compile(r"是否|有没有|是不是|能不能|会不会|吗[？?]?$|^(?:is|are|was|were|does|do|did|can|has|have)\b", re.I)),
+]
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+# Names ending in these are organisations or places whatever jieba tags them.
+ORGANISATION_SUFFIX = re.compile(r"(?:公司|集团|大学|学院|研究院|研究所|中心|委员会|管委会|局|银行|医院|协会|联盟|基金会|学校|党委|政府)$")
+PLACE_SUFFIX = re.compile(r"(?:省|市|区|县|镇|乡|村|街道|社区|新区|开发区|园区)$")
+TAG_KIND: dict[str, EntityKind] = {"nr": "person", "nrfg": "person", "nrt": "person", "ns": "place", "nt": "organisation", "nz": "other"}
+LATIN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*")
+# jieba's dictionary frequency a word not in it is counted with: as rare as a word can be.
+UNSEEN_FREQ = 1
+
+
+@dataclass(frozen=True)
+class Entity:
+    text: str
+    kind: EntityKind
+    known: bool  # the report names it
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    weight: float  # how informative the word is in Chinese at large
+    in_corpus: bool
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    text: str
+    language: Literal["zh", "en"]
+    answer_type: AnswerType
+    measure: str | None  # the measure word a count asks for (多少家 → 家)
+    terms: tuple[Term, ...]  # the content words, most informative first
+    focus: tuple[Term, ...]  # those not part of a named entity: what is asked about the subject
+    entities: tuple[Entity, ...]
+    years: tuple[int, ...]
+
+    @property
+    def coverage(self) -> float:
+        """Weighted share of the question's content words the report holds anywhere (1.0 with none)."""
+        return weighted_share(self.terms, lambda t: t.in_corpus)
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """The places, organisations and people the question names that the report never does."""
+        return tuple(e.text for e in self.entities if not e.known and e.kind != "other")
+
+
+def weighted_share(terms: tuple[Term, ...], held) -> float:
+    total = sum(t.weight for t in terms)
+    return sum(t.weight for t in terms if held(t)) / total if total else 1.0
+
+
+class QuestionAnalyzer:
+    """Reads questions against one index's passages and vocabulary."""
+
+    def __init__(self, chunks: list[Chunk], tokenizer: Tokenizer, names: PinyinNames) -> None:
+        self.tokenizer = tokenizer
+        self.names = names
+        self.folded = "\n".join(fold(f"{c.case_title}{c.section}{c.text}") for c in chunks)
+        by_case: dict[str, list[str]] = {}
+        for c in chunks:
+            if c.section_kind not in ("contents", "preface"):  # the list and the preface name every case
+                by_case.setdefault(c.case_id, [fold(c.case_title)]).append(fold(c.text))
+        self.case_text = {case: "".join(parts) for case, parts in by_case.items()}
+        self._pos = jieba.posseg.POSTokenizer(jieba.Tokenizer(dictionary=jieba.DEFAULT_DICT))
+        self._pos.tokenizer.initialize()
+        for word in tokenizer.user_words:
+            self._pos.tokenizer.add_word(word, freq=100_000, tag="nz")
+        self._general = jieba.dt
+        self._general.check_initialized()
+        # The answerability model and the quote model read the same question in one request.
+        self.run = functools.lru_cache(maxsize=256)(self._run)
+
+    def weight(self, word: str) -> float:
+        """Information of a word in general Chinese: -log of its share in jieba's dictionary."""
+        freq = self._general.FREQ.get(word) or UNSEEN_FREQ
+        return math.log(self._general.total / freq)
+
+    def holds(self, text: str) -> bool:
+        """Whether the report has this text anywhere (letters and digits compared: quotes, width and spacing do not matter)."""
+        folded = fold(text)
+        return bool(folded) and folded in self.folded
+
+    def _run(self, question: str) -> QuestionAnalysis:
+        english = is_latin(question)
+        pairs = [] if english else list(self._pos.cut(question))
+        entities = self._english_entities(question) if english else self._entities(pairs)
+        inside = fold("".join(e.text for e in entities))
+        words = self._english_terms(question) if english else [p.word for p in pairs if _is_content(p.word, p.flag)]
+        terms = tuple(sorted({w: Term(w, self.weight(w), self.holds(w)) for w in words}.values(), key=lambda t: -t.weight))
+        return QuestionAnalysis(
+            text=question,
+            language="en" if english else "zh",
+            answer_type=answer_type(question),
+            measure=next(iter(asked_units(question)), None),
+            terms=terms,
+            focus=tuple(t for t in terms if fold(t.text) not in inside),
+            entities=entities,
+            years=tuple(sorted({int(y) for y in YEAR.findall(question)})),
+        )
+
+    def _english_terms(self, question: str) -> list[str]:
+        """An English question's words the report can hold: its pinyin names as the report's
+        Chinese terms, and its numbers; an unknown capitalised name counts as itself."""
+        out = [str(n) for n in Cues.of(question).numbers]
+        for m in LATIN_NAME.finditer(question):
+            mapped = self.names.terms(m.group(0))
+            out += mapped or [m.group(0)]
+        return list(dict.fromkeys(out))
+
+    def cases_compared(self, question: str) -> list[str]:
+        """The cases a question about several cases names (紫金港和钱塘分别…): each the only case
+        whose text names one of its entities; empty unless there are two or more."""
+        out: list[str] = []
+        for entity in self.run(question).entities:
+            name = fold(entity.text)
+            holding = [case for case, text in self.case_text.items() if name and name in text]
+            if len(holding) == 1 and holding[0] not in out:
+                out.append(holding[0])
+        return out if len(out) >= 2 else []
+
+    def _english_entities(self, question: str) -> tuple[Entity, ...]:
+        found = []
+        for m in LATIN_NAME.finditer(question):
+            mapped = self.names.terms(m.group(0))
+            found.append(Entity(m.group(0), "other", bool(mapped) and any(self.holds(t) for t in mapped)))
+        return tuple(found)
+
+    def _entities(self, pairs: list) -> tuple[Entity, ...]:
+        """The names jieba tags (people, places, organisations, the report's own terms), each
+        with the name and suffix words that follow it (深圳 + 前海, 钱塘 + 区, 仓前 + 街道)."""
+        out: dict[str, Entity] = {}
+        i = 0
+        while i < len(pairs):
+            kind = TAG_KIND.get(pairs[i].flag)
+            if kind is None:
+                i += 1
+                continue
+            words = [pairs[i]]
+            j = i + 1
+            while j < len(pairs) and (pairs[j].flag in TAG_KIND or pairs[j].flag == "f" or PLACE_SUFFIX.fullmatch(pairs[j].word) or ORGANISATION_SUFFIX.fullmatch(pairs[j].word)):
+                words.append(pairs[j])
+                j += 1
+            while len(words) > 1 and words[-1].flag == "f":  # 仓前南边: a direction, not part of the name
+                words.pop()
+            name = "".join(w.word for w in words)
+            if ORGANISATION_SUFFIX.search(name):
+                kind = "organisation"
+            elif PLACE_SUFFIX.search(name) and kind == "other":
+                kind = "place"
+            if len(name) >= 2:
+                out[name] = Entity(name, kind, self.holds(name) or all(self.holds(w.word) for w in words if len(w.word) >= 2))
+            i = j
+        return tuple(out.values())
+
+
+def _is_content(word: str, flag: str) -> bool:
+    """A word that says what is asked: not punctuation, a stop or question word, or a lone character."""
+    return (len(word) >= 2 or word.isdigit()) and flag != "x" and normalize(word) not in STOP_WORDS and any(ch.isalnum() for ch in word)
+
+
+def answer_type(question: str) -> AnswerType:
+    for kind, pattern in ANSWER_TYPES:
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+
+# What a text holding an answer of each type looks like. How, why and yes/no answers have no
+# such shape: they are not checked.
+NUMBER_WITH_UNIT = re.compile(r"[0-9０-９一二两三四五六七八九十百千万亿.]+\s*(?:余|多)?(?:亿|万)?(?:元|%|％|倍|成|个百分点|分钟|小时|天|个月|年)|百分之")
+PERSON = re.compile(
+    r"(?:书记|主任|局长|区长|镇长|县长|市长|院长|所长|校长|教授|博士|总经理|经理|负责人|董事长|创始人|专家|研究员|主席|队长|社长|站长|老师)"
+    r"[\u4e00-\u9fff]{2,3}|[\u4e00-\u9fff]{2,3}(?:说|表示|介绍|坦言|认为|指出|告诉)"
+)
+ORGANISATION = re.compile(r"[\u4e00-\u9fff]{2,}(?:公司|集团|大学|学院|研究院|研究所|中心|委员会|管委会|局|银行|医院|协会|联盟|基金会|学校)")
+PLACE = re.compile(r"[\u4e00-\u9fff]{1,}(?:省|市|区|县|镇|乡|村|街道|社区|新区|园区)")
+DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|今年|去年|前年|上半年|下半年|年底|年初|年内")
+LIST = re.compile(r"、.*、|一是.*二是|[：:].+[，,、；;]")
+DEFINITION = re.compile(r"即|是指|指的是|就是|意思是|也就是|意味着|[：:]|——")
+NAMED = re.compile(r"[“\"「][^”\"」]{2,20}[”\"」]")
+COUNT = re.compile(r"[0-9一二两三四五六七八九十百千万][\d.,]*(?:余|多)?(?:万|亿)?个?")
+TYPE_SHAPE: dict[str, re.Pattern[str]] = {
+    "amount": NUMBER_WITH_UNIT, "person": PERSON, "organisation": ORGANISATION, "place": PLACE,
+    "date": DATE, "list": LIST, "definition": DEFINITION, "name": NAMED,
+}
+
+
+def holds_type(analysis: QuestionAnalysis, text: str) -> bool | None:
+    """Whether ``text`` holds something of the expected answer type (a count in the asked measure
+    word, a person's name, a date …); None for a type with no such shape."""
+    if analysis.answer_type == "count":
+        if analysis.measure:
+            return bool(re.search(COUNT.pattern + f"[{re.escape(analysis.measure)}]", text))
+        return bool(COUNT.search(text))
+    shape = TYPE_SHAPE.get(analysis.answer_type)
+    return None if shape is None else bool(shape.search(text))

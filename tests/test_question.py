@@ -1,0 +1,67 @@
+"""Question analysis over the real index (service/question.py): answer types, entities the report
+lacks, coverage, focus words, the cases a question compares."""
+from __future__ import annotations
+
+import pytest
+
+from service.question import answer_type, holds_type
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("梦创社区服务多少家企业？", "count"),
+        ("江洲村的强村公司叫什么名字？", "name"),
+        ("谁写了钱塘的专家点评？", "person"),
+        ("余杭是哪一年在永安村试点“田长制”的？", "date"),
+        ("永安村有多大比例的土地属于永久农田？", "amount"),
+        ("余杭“321”机制里的“3”具体指什么？", "definition"),
+        ("哪些案例提到了“工业上楼”？", "list"),
+        ("滨江为什么要建嵌入式幼儿园？", "why"),
+        ("仓前街道如何破解社区治理难题？", "how"),
+        ("Who wrote the commentary on Qiantang?", "person"),
+        ("How many companies does Mengchuang serve?", "count"),
+    ],
+)
+def test_the_expected_answer_type(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_entities_the_report_never_names_are_unknown(searcher):
+    a = searcher.analyzer.run("深圳前海的深港合作改革有哪些新举措？")
+    assert "深圳" in a.unknown
+    known = searcher.analyzer.run("梦创社区负责人张懿说了什么？")
+    assert known.unknown == () and {"梦创社区", "张懿"} <= {e.text for e in known.entities}
+
+
+def test_coverage_weighs_what_the_report_holds(searcher):
+    off = searcher.analyzer.run("红烧肉怎么做才能肥而不腻？")
+    on = searcher.analyzer.run("梦创社区服务多少家企业？")
+    assert off.coverage < 0.5 < on.coverage
+    assert on.measure == "家" and on.language == "zh"
+
+
+def test_focus_is_what_is_asked_beside_the_subject(searcher):
+    a = searcher.analyzer.run("梦创社区负责人张懿今年多大年纪？")
+    focus = [t.text for t in a.focus]
+    assert "年纪" in focus and "梦创社区" not in focus and "张懿" not in focus
+
+
+def test_years_and_english_names(searcher):
+    assert searcher.analyzer.run("钱塘区2022年的GDP是多少？").years == (2022,)
+    english = searcher.analyzer.run("Who is the Party secretary of Liangzhu Culture Village in Yuhang?")
+    assert english.language == "en" and any(t.text == "余杭" for t in english.terms)
+
+
+def test_a_question_about_two_cases_names_both(searcher):
+    cases = searcher.analyzer.cases_compared("紫金港科技城和钱塘分别是哪项改革的省级试点？")
+    titles = {c.id: c.title for c in searcher.cases}
+    assert len(cases) == 2 and {titles[c][:2] for c in cases} == {"紫金", "杭州"}
+    assert searcher.analyzer.cases_compared("梦创社区服务多少家企业？") == []
+
+
+def test_answer_shapes(searcher):
+    count = searcher.analyzer.run("梦创社区服务多少家企业？")
+    assert holds_type(count, "服务62个园区、95幢楼宇、6000余家企业") is True
+    assert holds_type(count, "提供一站式行政审批服务") is False
+    assert holds_type(searcher.analyzer.run("滨江为什么要建嵌入式幼儿园？"), "任何文字") is None
