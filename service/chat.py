@@ -8,9 +8,11 @@ names. The subject is found from the shape of the question — a leading noun ph
 的, a leading place name (…区, …村, …街道, …社区), else the first proper noun jieba tags,
 else the page it names — never from a list of known places.
 
-A person pronoun (他, 她) is left alone: the person is named in the previous answer, which
-is not read, and the previous question's subject is a place (谁写了钱塘的专家点评？ →
-他是什么职务？ would become 钱塘是什么职务？).
+A follow-up that points back without naming what it means — a person (他说…, where does he
+work?), a demonstrative noun (这个社区的书记是谁？, 写这篇点评的人…) or an ordinal (第一家…,
+首任…) — gets the subject of the conversation put before the reference or the question:
+the person is named only in the previous answer, which is not read, so the subject (钱塘)
+stands beside 他 rather than replacing it. The subject carries through turns that name none.
 """
 from __future__ import annotations
 
@@ -36,12 +38,28 @@ ELABORATION = frozenset("具体 详细 详细点 还有 其他 另外 此外 更
 PRONOUN_ZH = re.compile(r"它们|它|该案例|这个案例|这一案例|该地|这里|那里|该区|这个区")
 PRONOUN_EN = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)
 PROPER_NOUN = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg"})
+# References that name nothing: a person, a demonstrative before a noun, an ordinal of a set just mentioned.
+PERSON_ZH = re.compile(r"他们|她们|他|她")
+PERSON_EN = re.compile(r"\b(?:he|she|him|his|her|hers)\b", re.IGNORECASE)
+DEMONSTRATIVE = re.compile(r"(?:这|那|该|此)(?:个|家|篇|位|所|座|条|项|些|份|种)?")
+# A demonstrative pointing back: before a noun the report's subjects are named by, which the
+# question goes on from (这个社区的…, 写这篇点评的人…); not one opening a description (那个专为…的新型社区).
+REFERENCE = re.compile(
+    DEMONSTRATIVE.pattern
+    + r"(?=(?:社区|小区|村|街道|区|县|镇|案例|公司|企业|工坊|园区|科技城|点评|文章|报道|项目|机制|平台|联盟|中心|学校|幼儿园|专家|人|地方|机构|单位|改革|做法|模式|基地|工作站)"
+    + r"(?:的|是|有|在|叫|后|里|都|也|还|就|现在|目前|一共|如何|怎|什么|哪|为|到|和|[，。？?！]|$))"
+)
+PRONOUNISH = re.compile(r"^(?:这|那|该|此|他|她|它|我|你)")
+ORDINAL = re.compile(r"^(?:第[一二三四五六七八九十\d]+[个家位批项次所]|首[个家位批任次]|其中)")
+# What a follow-up names as its new subject may carry a pointer to the previous one (滨江那篇 → 滨江).
+POINTER_SUFFIX = re.compile(r"(?:那篇|这篇|那边|这边|那里|这里|那个|这个)$")
 NAME_SUFFIX = frozenset("区 县 市 镇 乡 村 街道 社区 新区 园区 科技城".split())
 LEADING_NAME_WORDS = 4
 # A question opening with a place or organisation: a few characters and a suffix, e.g. 梦创社区, 高新区(滨江).
 LEADING_PLACE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:街道|社区|新区|园区|科技城|区|县|市|镇|乡|村)(?:[(（][^()（）]{1,6}[)）])?")
 # Part-of-speech initials of a noun phrase: nouns, abbreviations, numbers, Latin words, brackets.
 NOUNISH = frozenset("njmex")
+LOOSE_NAME_TAGS = frozenset({"t", "d", "r"})
 CAPITALIZED = re.compile(r"\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*")
 
 
@@ -52,19 +70,22 @@ def standalone_question(turns: list[tuple[str, str]]) -> str:
     the turn before it would answer a question the user did not ask now.
     """
     question: str | None = None
+    topic: str | None = None  # the subject of the latest turn that named one
     last = ""
     for role, text in turns:
         if role == ROLE_USER:
             last = text.strip()
             if last:
-                question = resolve(last, question)
+                question = resolve(last, question, topic)
+                topic = subject(question) or topic
     if question is None or not last:
         raise ValueError("the last user message is missing or blank")
     return question
 
 
-def resolve(question: str, previous: str | None) -> str:
-    """Rewrite a follow-up against the previous (standalone) question; anything else is returned as is."""
+def resolve(question: str, previous: str | None, topic: str | None = None) -> str:
+    """Rewrite a follow-up against the previous (standalone) question, or the conversation's
+    ``topic`` when that names no subject; anything else is returned as is."""
     if previous is None:
         return question
     new = follow_up_subject(question)
@@ -73,14 +94,31 @@ def resolve(question: str, previous: str | None) -> str:
             return f"{previous} {new}"
         old = (_page(previous) if PAGE.fullmatch(new) else None) or subject(previous)
         return previous.replace(old, new, 1) if old else f"{new} {previous}"
-    old = subject(previous)
-    if old:
-        pronoun = PRONOUN_EN if is_latin(question) else PRONOUN_ZH
-        match = pronoun.search(question)
-        if match:
-            name = f"{old}'s" if match.group(0).lower() in ("its", "their") else old
-            return question[: match.start()] + name + question[match.end() :]
+    old = subject(previous) or topic
+    if not old:
+        return question
+    english = is_latin(question)
+    match = (PRONOUN_EN if english else PRONOUN_ZH).search(question)
+    if match:
+        name = f"{old}'s" if match.group(0).lower() in ("its", "their") else old
+        return question[: match.start()] + name + question[match.end() :]
+    if english:
+        return f"{old}: {question}" if PERSON_EN.search(question) else question
+    own = subject(question)
+    if own and not DEMONSTRATIVE.match(own):
+        return question  # it names what it asks about
+    reference = _reference(question)
+    if reference is not None:
+        return question[:reference] + old + question[reference:]
+    if PERSON_ZH.search(question) or ORDINAL.match(question):
+        return f"{old} {question}"
     return question
+
+
+def _reference(question: str) -> int | None:
+    """Where a demonstrative pointing back (这个社区, 这篇点评) begins, or None."""
+    m = REFERENCE.search(question)
+    return m.start() if m else None
 
 
 def follow_up_subject(question: str) -> str | None:
@@ -88,7 +126,7 @@ def follow_up_subject(question: str) -> str | None:
     m = FOLLOW_UP_EN.match(question) or FOLLOW_UP_ZH.match(question) or LEAD_THEN.match(question)
     if m is None:
         return None
-    name = m.group("subject").strip(" “”\"'")
+    name = POINTER_SUFFIX.sub("", m.group("subject").strip(" “”\"'")) or m.group("subject").strip(" “”\"'")
     if not name or QUESTION_WORD.search(name):
         return None
     return name
@@ -116,8 +154,10 @@ def _page(question: str) -> str | None:
 def _leading_name(words: list[jieba.posseg.pair]) -> str | None:
     lead = words[: LEADING_NAME_WORDS + 1]
     de = next((i for i, w in enumerate(lead) if w.word == "的"), 0)
-    if de and all(w.flag[0] in NOUNISH for w in lead[:de]):
-        return "".join(w.word for w in lead[:de]).strip()
+    before = "".join(w.word for w in lead[:de]).strip()
+    # jieba tags names it does not know loosely (每日互动: r + d); no verb, pronoun or question word, though.
+    if de and all(w.flag[0] in NOUNISH or w.flag in LOOSE_NAME_TAGS for w in lead[:de]) and len(before) <= 8 and not PRONOUNISH.match(before):
+        return before
     place = LEADING_PLACE.match("".join(w.word for w in words))
     if place:
         return place.group(0)
@@ -132,14 +172,12 @@ def _leading_name(words: list[jieba.posseg.pair]) -> str | None:
     return None
 
 
-def format_reply(answer: Answer) -> str:
-    """The chat reply: the answer, an optional note, and its sources (case, page) at the end."""
+def format_reply(answer: Answer, english: bool = False) -> str:
+    """The chat reply: the answer, an optional note, and its sources (case, page) at the end, labelled in the question's language."""
     parts = [answer.text]
     if answer.note:
-        parts.append(f"（{answer.note}）")
+        parts.append(f"({answer.note})" if english else f"（{answer.note}）")
     if answer.citations:
-        lines = []
-        for c in answer.citations:
-            lines.append(f"[{c.n}] 《{c.case}》{page_label(c.page, c.section_kind)} · {c.section}")
-        parts.append("来源：\n" + "\n".join(lines))
+        lines = [f"[{c.n}] 《{c.case}》{' ' if english else ''}{page_label(c.page, c.section_kind, english)} · {c.section}" for c in answer.citations]
+        parts.append(("Sources:\n" if english else "来源：\n") + "\n".join(lines))
     return "\n\n".join(parts)

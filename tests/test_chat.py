@@ -41,9 +41,33 @@ def test_a_page_replaces_the_page_else_the_subject(previous, follow_up, expected
     assert resolve(follow_up, previous) == expected
 
 
-def test_a_person_pronoun_is_left_for_the_person_is_named_in_the_answer_not_the_question():
-    """The previous question's subject is a place: 他 → 钱塘 would ask for a place's job title."""
-    assert resolve("他是什么职务？", "谁写了钱塘的专家点评？") == "他是什么职务？"
+def test_a_person_pronoun_gets_the_subject_beside_it_for_the_person_is_named_in_the_answer_not_the_question():
+    """The previous question's subject is a place: 他 → 钱塘 would ask for a place's job title, 钱塘 beside 他 finds its commentary."""
+    assert resolve("他是什么职务？", "谁写了钱塘的专家点评？") == "钱塘 他是什么职务？"
+    assert resolve("他说接下来打算怎么做？", "每日互动的董事长是谁？") == "每日互动 他说接下来打算怎么做？"
+    assert resolve("Where does he work?", "Who wrote the expert commentary on Qiantang?") == "Qiantang: Where does he work?"
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "expected"),
+    [
+        ("钱塘有个专门为外来务工人员提供社区化服务的新型社区，叫什么？", "这个社区的书记是谁？", "钱塘这个社区的书记是谁？"),
+        ("余杭那篇案例的专家点评是谁写的？", "写这篇点评的人在哪个单位工作？", "写余杭这篇点评的人在哪个单位工作？"),
+        ("高新区(滨江)的嵌入式幼儿园是怎么回事？", "第一家是哪一年开的、叫什么？", "高新区(滨江) 第一家是哪一年开的、叫什么？"),
+    ],
+)
+def test_a_demonstrative_or_an_ordinal_gets_the_subject(previous, follow_up, expected):
+    assert resolve(follow_up, previous) == expected
+
+
+def test_a_description_that_opens_with_a_demonstrative_stands_alone():
+    assert resolve("那个专为园区公司和人才办事的新型社区，一共把多少项业务放到了身边？", "余杭的321机制是什么？").startswith("那个专为")
+    assert resolve("哪些案例讨论了发展新质生产力？", "余杭的321机制是什么？") == "哪些案例讨论了发展新质生产力？"
+
+
+def test_the_subject_carries_through_a_turn_that_names_none():
+    turns = [(U, "仓前街道为什么要从传统社区中剥离出科创社区？"), (U, "成立的那个科创社区叫什么？"), (U, "它的负责人是谁？")]
+    assert "仓前街道" in standalone_question(turns)
 
 
 def test_a_full_question_is_kept():
