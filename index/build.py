@@ -6,7 +6,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -148,7 +148,7 @@ class Indexer:
     hnsw_min_chunks: int = HNSW_MIN_CHUNKS
 
     def run(self, corpus: Corpus, index_dir: Path, progress: EmbedProgress | None = None) -> StoredIndex:
-        chunks = SectionChunker(self.chunk_chars).run(corpus.cases)
+        chunks = located(SectionChunker(self.chunk_chars).run(corpus.cases), corpus)
         if not chunks:
             raise ValueError("the corpus has no passages to index")
         spans = sentence_rows(chunks)
@@ -188,6 +188,7 @@ class Indexer:
             bm25=BM25().fit([tokenizer.tokenize(keyword_text(c)) for c in chunks]),
             user_words=words,
             cases=corpus.cases,
+            reports=list(corpus.reports.values()),
         )
         save_index(index_dir, stored)
         return stored
@@ -235,6 +236,15 @@ class Indexer:
                 cache.close()
 
 
+def located(chunks: list[Chunk], corpus: Corpus) -> list[Chunk]:
+    """The passages with their report and, from a paged file, the page they begin on and its label."""
+    out = []
+    for c in chunks:
+        page = corpus.page_at(c.source, c.start)
+        out.append(replace(c, report=corpus.report_of.get(c.source, ""), pdf_page=page.number if page else None, page_label=page.label if page else None))
+    return out
+
+
 def sentence_rows(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
     """(passage row, start, end) of every sentence of every passage, in passage order (the searcher relies on it)."""
     return [(i, a, b) for i, c in enumerate(chunks) for a, b in sentence_spans(c.text)]
@@ -267,6 +277,7 @@ def ensure_index(
     force: bool = False,
     tokens: TokenEncoder | None = None,
     rebuild_damaged: bool = False,
+    uploads: Path | None = None,
 ) -> tuple[StoredIndex, Corpus, str | None]:
     """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt.
 
@@ -274,7 +285,7 @@ def ensure_index(
     else the error names the file and the remedy. The build lock keeps a second build (or a
     server starting meanwhile) from writing or pruning the same folder at once.
     """
-    corpus = load_corpus(corpus_dir)
+    corpus = load_corpus(corpus_dir, uploads)
     with build_lock(index_dir):
         reason = "rebuild requested" if force else None
         try:

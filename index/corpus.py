@@ -1,18 +1,24 @@
-"""Read the corpus folder: every report file parsed, pages matched from the contents list."""
+"""Read the corpus: every report file (text, Markdown, PDF, Word, web page) parsed, pages matched
+from each report's contents list.
+
+A corpus folder holds reports: its own files are one report (named after the folder), each
+subfolder's files another. Uploaded documents (service/documents.py) live in a folder of their
+own, one subfolder a report, and are read with the corpus under ``uploads/``.
+"""
 from __future__ import annotations
 
-import codecs
 import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.models import Case, ContentsEntry, FileError
+from index.models import Case, ContentsEntry, FileError, Report
 from index.parse import ReportParser, case_id, running_heads
+from index.readers import SUFFIXES, DocumentError, PageSpan, read_document
 from index.text import similarity
 
-SUFFIXES = {".txt", ".md"}  # compared in lower case
 # A case title and its contents entry share at least this much (bigram Dice); the
 # contents abbreviate titles (紫金港科技城 → 紫港科技城), so the bar is not high: the seed
 # cases score 0.387 (江洲村, whose entry is "富阳新桐乡江洲村:农文旅融合") to 1.0 against their
@@ -22,11 +28,20 @@ SUFFIXES = {".txt", ".md"}  # compared in lower case
 # 0.444 (江洲村 / 富阳新桐乡江洲村) and 0.667 (紫金港科技城 / 紫港科技城) to 1.0 in the seeds, 0 there.
 PAGE_MATCH = 0.35
 PLACE = re.compile(r"^([^\s:：]{1,15})[:：]")
-UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# The number in a page label a PDF prints (第33版, A3版).
+PRINTED_PAGE = re.compile(r"(\d+)\s*版")
+# A report folder may name its report: {"title": "…"}.
+REPORT_FILE = "report.json"
+UPLOADS = "uploads"
+
+CorpusError = DocumentError  # a corpus file that cannot be read as report text
 
 
-class CorpusError(ValueError):
-    """A corpus file that cannot be read as report text."""
+@dataclass(frozen=True)
+class CorpusFile:
+    path: Path
+    source: str  # what passages cite: the path under its root, "/"-separated (uploads under "uploads/")
+    report: str
 
 
 @dataclass
@@ -35,66 +50,112 @@ class Corpus:
     contents: list[ContentsEntry]
     errors: list[FileError] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # source name → text, for offsets
+    pages: dict[str, tuple[PageSpan, ...]] = field(default_factory=dict)  # source → its pages (a PDF's)
+    reports: dict[str, Report] = field(default_factory=dict)
+    warnings: list[FileError] = field(default_factory=list)  # read, but not wholly (a page without text)
+    report_of: dict[str, str] = field(default_factory=dict)  # source → report id
 
     @property
     def checksum(self) -> str:
         h = hashlib.sha256()
         for name in sorted(self.texts):
-            h.update(name.encode() + b"\0" + self.texts[name].encode() + b"\0")
+            h.update(name.encode() + b"\0" + self.report_of.get(name, "").encode() + b"\0" + self.texts[name].encode() + b"\0")
         return h.hexdigest()[:16]
+
+    def page_at(self, source: str, offset: int) -> PageSpan | None:
+        """The page of a paged file holding character ``offset`` of its text."""
+        return next((p for p in self.pages.get(source, ()) if p.start <= offset < p.end), None)
+
+
+def document_id(source: str) -> str | None:
+    """The id of the uploaded document a source is (uploads/<report>/<id>.<ext>), or None for the bundled corpus."""
+    parts = source.split("/")
+    return parts[2].rsplit(".", 1)[0] if len(parts) == 3 and parts[0] == UPLOADS else None
 
 
 def read_report(path: Path) -> str:
-    """The text of one file, or a CorpusError that says what is wrong with it.
-
-    UTF-8, or UTF-16 when a byte-order mark says so (Windows saves "Unicode" text that way):
-    its NUL bytes do not make it binary.
-    """
-    data = path.read_bytes()
-    utf16 = data.startswith(UTF16_BOMS)
-    if not utf16 and b"\0" in data:
-        raise CorpusError("binary file (contains NUL bytes), not report text")
-    try:
-        text = data.decode("utf-16" if utf16 else "utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"not {'UTF-16' if utf16 else 'UTF-8'} text (invalid byte 0x{data[e.start]:02x} at offset {e.start})") from None
-    if "\0" in text:
-        raise CorpusError("binary file (contains NUL characters), not report text")
-    if not text.strip():
-        raise CorpusError("empty file")
-    return text
+    """The report text of one file, or a CorpusError that says what is wrong with it."""
+    return read_document(path.read_bytes(), path.name).text
 
 
-def corpus_files(folder: Path) -> list[Path]:
-    """The report files of ``folder``; FileNotFoundError (what callers report) when it is not a folder."""
+def corpus_files(folder: Path, uploads: Path | None = None) -> list[CorpusFile]:
+    """The report files of ``folder`` (and of ``uploads``); FileNotFoundError (what callers report)
+    when the corpus is not a folder."""
     if not folder.exists():
         raise FileNotFoundError(f"corpus folder not found: {folder}")
     if not folder.is_dir():
         raise FileNotFoundError(f"corpus path is a file, not a folder: {folder}")
+    out = [CorpusFile(p, p.name, folder.name) for p in _files(folder)]
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        out += [CorpusFile(p, f"{sub.name}/{p.name}", sub.name) for p in _files(sub)]
+    if uploads is not None and uploads.is_dir():
+        for sub in sorted(p for p in uploads.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            out += [CorpusFile(p, f"{UPLOADS}/{sub.name}/{p.name}", sub.name) for p in _files(sub)]
+    return out
+
+
+def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
 
 
-def load_corpus(folder: Path) -> Corpus:
+def report_title(folder: Path) -> str:
+    """The title a report folder gives itself in report.json, else its name."""
+    try:
+        title = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8")).get("title")
+    except (OSError, ValueError, AttributeError):
+        title = None
+    return title if isinstance(title, str) and title.strip() else folder.name
+
+
+def load_corpus(folder: Path, uploads: Path | None = None) -> Corpus:
     """Parse every file; a bad file is reported in ``errors`` and does not stop the others."""
     texts: dict[str, str] = {}
+    pages: dict[str, tuple[PageSpan, ...]] = {}
+    report_of: dict[str, str] = {}
     errors: list[FileError] = []
-    for path in corpus_files(folder):
+    warnings: list[FileError] = []
+    reports: dict[str, Report] = {}
+    for f in corpus_files(folder, uploads):
+        reports.setdefault(f.report, Report(f.report, report_title(f.path.parent), ()))
         try:
-            texts[path.name] = read_report(path)
-        except (CorpusError, OSError) as e:
-            errors.append(FileError(path.name, str(e)))
+            doc = read_document(f.path.read_bytes(), f.path.name)
+        except (DocumentError, OSError) as e:
+            errors.append(FileError(f.source, str(e)))
+            continue
+        if not doc.text.strip():  # a scanned PDF: nothing to parse, and the warning says why
+            errors.append(FileError(f.source, "; ".join(doc.warnings) or "no text"))
+            continue
+        texts[f.source], pages[f.source], report_of[f.source] = doc.text, doc.pages, f.report
+        warnings += [FileError(f.source, w) for w in doc.warnings]
+        reports[f.report] = Report(f.report, reports[f.report].title, (*reports[f.report].sources, f.source))
     parser = ReportParser(running_heads(list(texts.values())))
     cases: list[Case] = []
-    contents: list[ContentsEntry] = []
+    contents: dict[str, list[ContentsEntry]] = {}
     for name, text in texts.items():
         parsed = parser.run(name, text)
         if not parsed.cases and not parsed.contents:
             errors.append(FileError(name, "no case found (no 改革项目 line, title with byline, or contents list)"))
+        for case in parsed.cases:
+            case.report = report_of[name]
         cases += parsed.cases
-        contents += parsed.contents
+        contents.setdefault(report_of[name], []).extend(parsed.contents)
     unique_ids(cases)
-    assign_pages(cases, contents)
-    return Corpus(cases, contents, errors, texts)
+    for report, entries in contents.items():  # a report's contents list gives its own cases their pages
+        assign_pages([c for c in cases if c.report == report], entries)
+    corpus = Corpus(cases, [e for entries in contents.values() for e in entries], errors, texts, pages, reports, warnings, report_of)
+    assign_printed_pages(corpus)
+    return corpus
+
+
+def assign_printed_pages(corpus: Corpus) -> None:
+    """A case the contents gave no page takes the 版 its PDF page prints where it starts."""
+    for case in corpus.cases:
+        first = next((p for s in case.sections for p in s.paragraphs), None)
+        if case.page is not None or first is None:
+            continue
+        page = corpus.page_at(case.source, first.start)
+        if page and page.label and (m := PRINTED_PAGE.search(page.label)):
+            case.page = int(m.group(1))
 
 
 def unique_ids(cases: list[Case]) -> None:

@@ -58,6 +58,7 @@ class Case:
     page: int | None = None
     authors: list[str] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    report: str = ""  # the report (a folder of the corpus) the case's file belongs to
 
     def summary(self) -> dict:
         """The public shape of a case (CLI ``cases --json`` and HTTP ``/cases``)."""
@@ -69,6 +70,7 @@ class Case:
             "page": self.page,
             "authors": self.authors,
             "source": self.source,
+            "report": self.report,
             "sections": [{"title": s.title, "kind": s.kind} for s in self.sections],
         }
 
@@ -76,7 +78,7 @@ class Case:
     def from_summary(cls, d: dict) -> "Case":
         """The case as an index build stores it: sections without their paragraphs (the passages hold the text)."""
         sections = [Section(s["title"], s["kind"]) for s in d["sections"]]
-        return cls(d["id"], d["title"], d["kind"], d["source"], d["project"], d["page"], list(d["authors"]), sections)
+        return cls(d["id"], d["title"], d["kind"], d["source"], d["project"], d["page"], list(d["authors"]), sections, d.get("report", ""))
 
 
 def page_label(page: int | None, section_kind: SectionKind, english: bool = False) -> str:
@@ -97,6 +99,15 @@ class ContentsEntry:
 
 
 @dataclass(frozen=True)
+class Report:
+    """A report: the files of one folder of the corpus (its top-level files are the folder's own report)."""
+
+    id: str
+    title: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A passage: the unit that is embedded, searched and cited."""
 
@@ -112,6 +123,9 @@ class Chunk:
     start: int
     end: int
     spans: tuple[Span, ...]
+    report: str = ""
+    pdf_page: int | None = None  # the page of a paged file (PDF) the passage begins on, from 1
+    page_label: str | None = None  # what that page prints as its name (第33版), if anything
 
     def to_dict(self) -> dict:
         d = asdict(self)

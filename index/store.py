@@ -31,11 +31,11 @@ import numpy as np
 
 from index.atomic import FILE_MODE, FOLDER_MODE, SEALED_FILE_MODE, SEALED_FOLDER_MODE, write_atomic
 from index.bm25 import BM25
-from index.models import Case, Chunk
+from index.models import Case, Chunk, Report
 from index.late import LateIndex
 from index.sparse import SparseIndex
 
-FORMAT = 7
+FORMAT = 8
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 BUILD_LOCK = "build.lock"
@@ -91,6 +91,7 @@ class StoredIndex:
     bm25: BM25
     user_words: list[str]
     cases: list[Case]  # as built: a server that loads a new build lists the cases it holds
+    reports: list[Report] = field(default_factory=list)
 
 
 def _json(data) -> bytes:
@@ -106,6 +107,7 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     (folder / "chunks.json").write_bytes(_json([c.to_dict() for c in stored.chunks]))
     (folder / "user_words.json").write_bytes(_json(stored.user_words))
     (folder / "cases.json").write_bytes(_json([c.summary() for c in stored.cases]))
+    (folder / "reports.json").write_bytes(_json([{"id": r.id, "title": r.title, "sources": list(r.sources)} for r in stored.reports]))
     np.save(folder / "vectors.npy", stored.vectors)
     faiss.write_index(stored.faiss_index, str(folder / "vectors.faiss"))
     if stored.sparse is not None:
@@ -254,6 +256,7 @@ def load_index(index_dir: Path) -> StoredIndex:
             bm25=BM25.load(folder / "bm25.npz"),
             user_words=json.loads((folder / "user_words.json").read_text(encoding="utf-8")),
             cases=[Case.from_summary(d) for d in json.loads((folder / "cases.json").read_text(encoding="utf-8"))],
+            reports=[Report(d["id"], d["title"], tuple(d["sources"])) for d in json.loads((folder / "reports.json").read_text(encoding="utf-8"))],
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # checksums passed: written wrong, not damaged since
         raise IndexCorrupt(folder, f"cannot be loaded ({type(e).__name__}: {e})") from None

@@ -53,8 +53,7 @@ class Tokenizer:
 
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         self.user_words = tuple(sorted({normalize(w) for w in user_words}))
-        self._jieba = jieba.Tokenizer(dictionary=jieba.DEFAULT_DICT)
-        self._jieba.initialize()
+        self._jieba = private_jieba()
         for word in self.user_words:
             self._jieba.add_word(word, freq=USER_WORD_FREQ)
 
@@ -67,6 +66,15 @@ class Tokenizer:
             for token in self._jieba.cut_for_search(normalize(text))
             if _is_term(token) and token not in STOP_WORDS
         ]
+
+
+def private_jieba() -> jieba.Tokenizer:
+    """A jieba tokenizer of its own, its dictionary a copy of the global one's: loading the
+    dictionary takes ~0.4 s, copying it a tenth of that, and an index build or reload makes two."""
+    jieba.dt.check_initialized()
+    own = jieba.Tokenizer(dictionary=jieba.DEFAULT_DICT)
+    own.FREQ, own.total, own.initialized = dict(jieba.dt.FREQ), jieba.dt.total, True
+    return own
 
 
 def user_words_from(texts: Iterable[str]) -> set[str]:

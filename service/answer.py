@@ -69,6 +69,9 @@ class Citation:
     start: int
     end: int
     section_kind: SectionKind = "body"
+    report: str = ""
+    pdf_page: int | None = None
+    page_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,9 @@ class ExtractiveAnswerer:
                 start=s.start,
                 end=s.end,
                 section_kind=s.hit.chunk.section_kind,
+                report=s.hit.chunk.report,
+                pdf_page=s.hit.chunk.pdf_page,
+                page_label=s.hit.chunk.page_label,
             )
             for n, s in enumerate(chosen, 1)
         ]

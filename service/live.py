@@ -33,6 +33,13 @@ class LiveIndex:
         self.pair = (searcher, answerer_for(searcher))
         self._build = live_build(settings.index_dir)
         self._lock = threading.Lock()
+        self.hidden: set[str] = set()  # sources of deleted documents, hidden until a build leaves them out
+
+    def hide(self, source: str) -> None:
+        """Take a source's passages out of answers now; the next build leaves the file out."""
+        with self._lock:
+            self.hidden.add(source)
+            self.pair[0].hidden = frozenset(self.hidden)
 
     def stale(self) -> bool:
         """Whether CURRENT names a build other than the one served (a file read: cheap per request)."""
@@ -59,5 +66,7 @@ class LiveIndex:
                 )
                 return
             searcher = Searcher(stored, old.embedder, stored.cases, old.retriever, old.fusion, old.tokens)
+            self.hidden &= {c.source for c in stored.chunks}  # what this build still holds of deleted files
+            searcher.hidden = frozenset(self.hidden)
             self.pair = (searcher, self._answerer_for(searcher))
             log.info("index reloaded: build %s, %d passages, %d cases", build, searcher.chunk_count, len(stored.cases))

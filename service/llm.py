@@ -123,7 +123,7 @@ class LLMAnswerer:
             key=lambda span: sum(len(t) for t in terms if t in normalize(text[span[0] : span[1]])),
         )
         c = hit.chunk
-        return Citation(n, c.id, c.case_id, c.case_title, c.page, c.section, c.source, text[start:end], start, end, c.section_kind)
+        return Citation(n, c.id, c.case_id, c.case_title, c.page, c.section, c.source, text[start:end], start, end, c.section_kind, c.report, c.pdf_page, c.page_label)
 
     def _fall_back(self, question: str, hits: list[Hit], reason: str) -> Answer:
         answer = self.fallback.run(question, hits)

@@ -24,7 +24,7 @@ import jieba.posseg
 
 from index.models import Chunk
 from index.text import fold
-from index.tokenize import STOP_WORDS, Tokenizer, normalize
+from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_jieba
 from index.transliterate import PinyinNames
 from service.cues import Cues, asked_units, is_latin
 
@@ -109,8 +109,7 @@ class QuestionAnalyzer:
             if c.section_kind not in ("contents", "preface"):  # the list and the preface name every case
                 by_case.setdefault(c.case_id, [fold(c.case_title)]).append(fold(c.text))
         self.case_text = {case: "".join(parts) for case, parts in by_case.items()}
-        self._pos = jieba.posseg.POSTokenizer(jieba.Tokenizer(dictionary=jieba.DEFAULT_DICT))
-        self._pos.tokenizer.initialize()
+        self._pos = jieba.posseg.POSTokenizer(private_jieba())
         for word in tokenizer.user_words:
             self._pos.tokenizer.add_word(word, freq=100_000, tag="nz")
         self._general = jieba.dt

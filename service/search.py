@@ -134,7 +134,11 @@ class Searcher:
         self._last_tokens: tuple[str, TokenEncoding] | None = None
         self._case_of = np.array([c.case_id for c in self._chunks])
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
+        self._report_of = np.array([c.report for c in self._chunks])
+        self._source_of = np.array([c.source for c in self._chunks])
+        self.reports = sorted({c.report for c in self._chunks})
         self._case_ids = {c.id for c in cases}
+        self.hidden: frozenset[str] = frozenset()  # sources of deleted documents not yet out of the build
         # Encoders and late scoring run one request at a time: they keep both cores busy, and
         # interleaving them stalls e5's OpenMP threads (eval/bench_http.py at concurrency 8).
         self._cpu_lock = threading.Lock()
@@ -172,6 +176,7 @@ class Searcher:
         case_id: str | None = None,
         page: int | None = None,
         retriever: str | None = None,
+        report: str | None = None,
     ) -> list[Hit]:
         query = clean_query(query)
         if top_k < 1:
@@ -180,10 +185,10 @@ class Searcher:
             raise ValueError(f"page must be 0 or more (got {page})")
         retriever = retriever or self.retriever
         self._check_retriever(retriever)
-        allowed = self._allowed(case_id, page)
+        allowed = self._allowed(case_id, page, report)
         if allowed is not None and not allowed.any():
             return []
-        if retriever == "hybrid" and allowed is None and (compared := self.analyzer.cases_compared(query)):
+        if retriever == "hybrid" and case_id is None and page is None and report is None and (compared := self.analyzer.cases_compared(query)):
             return self._search_each(query, top_k, compared)
         lists = self.channel_lists(query, retriever, max(CANDIDATES, top_k), allowed)
         scored = self._fuse(query, lists) if retriever == "hybrid" else lists[retriever]
@@ -196,7 +201,7 @@ class Searcher:
     def _search_each(self, query: str, top_k: int, cases: list[str]) -> list[Hit]:
         """A question about several cases (紫金港和钱塘分别…) is searched in each, and their best
         passages taken in turn: one case's passages would otherwise fill the list."""
-        per_case = [self.search(query, top_k, case_id=case) for case in cases]
+        per_case = [self.search(query, top_k, case_id=case) for case in cases]  # hidden sources stay hidden
         merged = [hit for rank in zip_longest(*per_case) for hit in rank if hit is not None][:top_k]
         return [replace(hit, rank=r) for r, hit in enumerate(merged, 1)]
 
@@ -227,14 +232,19 @@ class Searcher:
         rows = np.isin(self._page_of, list(pages))
         return set(np.flatnonzero(rows if allowed is None else rows & allowed).tolist())
 
-    def _allowed(self, case_id: str | None, page: int | None) -> np.ndarray | None:
-        if case_id is None and page is None:
+    def _allowed(self, case_id: str | None, page: int | None, report: str | None = None) -> np.ndarray | None:
+        hidden = self.hidden
+        if case_id is None and page is None and report is None and not hidden:
             return None
         mask = np.ones(len(self._chunks), dtype=bool)
         if case_id is not None:
             mask &= self._case_of == case_id
         if page is not None:
             mask &= self._page_of == page
+        if report is not None:
+            mask &= self._report_of == report
+        if hidden:  # documents deleted since this build: out of answers at once, before the next build
+            mask &= ~np.isin(self._source_of, list(hidden))
         return mask
 
     def cases_named(self, question: str) -> frozenset[str] | None:
@@ -398,7 +408,9 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
             left = f", {(total - done) / rate:.0f} s left" if 0 < done < total else ""
             say(f"encoding texts (passages and their sentences): {done}/{total} at {rate:.1f} texts/s{left}")
 
-    stored, corpus, reason = ensure_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, tokens)
+    stored, corpus, reason = ensure_index(
+        settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, tokens, uploads=settings.documents_dir
+    )
     for err in corpus.errors:
         say(f"skipped {err.source}: {err.reason}")
     encoders = embedder.name + (f" + {tokens.name}" if tokens else "")

@@ -586,3 +586,11 @@ def test_touyan_ask_prints_the_answer_and_its_sources(index_dir):
     assert "6000余家企业" in plain.stdout and "[1] 《仓前街道" in plain.stdout and "第33版" in plain.stdout
     as_json = json.loads(subprocess.run([str(touyan), "ask", "--json", "红烧肉怎么做？"], env=env, capture_output=True, text=True).stdout)
     assert as_json["found"] is False and {"question", "answer", "citations", "results", "confidence", "support", "took_ms"} <= as_json.keys()
+
+
+def test_document_writes_are_off_without_an_api_key(client):
+    """Anyone could fill the index otherwise: with no TOUYAN_API_KEY, uploads and deletes are refused."""
+    response = client.post("/documents", files={"file": ("a.txt", "# 标题\n\n内容。".encode())})
+    assert response.status_code == 403 and "TOUYAN_API_KEY" in response.json()["detail"]
+    assert client.delete("/documents/abc").status_code == 403
+    assert client.get("/documents").json() == {"documents": []}

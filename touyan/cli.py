@@ -32,17 +32,27 @@ def _print_json(data) -> None:
 def _load_corpus(settings: Settings):
     from index.corpus import load_corpus
 
-    corpus = _warn_skipped(settings, load_corpus(settings.corpus_dir))
+    corpus = _warn_skipped(settings, load_corpus(settings.corpus_dir, settings.documents_dir))
     if not corpus.cases:  # an empty listing would look like success
         raise ValueError(f"no cases found in {settings.corpus_dir} ({len(corpus.texts)} report files read; .txt and .md are)")
     return corpus
 
 
 def _warn_skipped(settings: Settings, corpus):
-    """Name each corpus file that could not be read; the rest was used."""
+    """Name each corpus file that could not be read, or read only in part; the rest was used."""
     for err in corpus.errors:
-        print(f"warning: skipped {settings.corpus_dir / err.source}: {err.reason}", file=sys.stderr)
+        print(f"warning: skipped {_file(settings, err.source)}: {err.reason}", file=sys.stderr)
+    for warning in corpus.warnings:
+        print(f"warning: {_file(settings, warning.source)}: {warning.reason}", file=sys.stderr)
     return corpus
+
+
+def _file(settings: Settings, source: str) -> Path:
+    """Where a corpus source name is on disk: under the corpus folder, or (uploads/…) the documents folder."""
+    from index.corpus import UPLOADS
+
+    head, _, rest = source.partition("/")
+    return settings.documents_dir / rest if head == UPLOADS and rest else settings.corpus_dir / source
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -72,7 +82,10 @@ def cmd_cases(settings: Settings, args) -> int:
 def cmd_chunks(settings: Settings, args) -> int:
     from index.chunk import SectionChunker
 
-    chunks = SectionChunker(settings.chunk_chars).run(_load_corpus(settings).cases)
+    from index.build import located
+
+    corpus = _load_corpus(settings)
+    chunks = located(SectionChunker(settings.chunk_chars).run(corpus.cases), corpus)
     if args.json:
         _print_json({"chunks": [c.to_dict() for c in chunks]})
         return 0
@@ -122,7 +135,8 @@ def cmd_index(settings: Settings, args) -> int:
     tokens = load_token_encoder(settings.sparse, settings.threads)
     with _progress_bar() as progress:
         stored, corpus, reason = ensure_index(
-            settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, progress, args.force, tokens, rebuild_damaged=True
+            settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, progress, args.force, tokens,
+            rebuild_damaged=True, uploads=settings.documents_dir,
         )
     _warn_skipped(settings, corpus)
     m = stored.manifest

@@ -15,6 +15,8 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path(".touyan/index")
+    documents_dir: Path = Path(".touyan/documents")  # uploaded documents (POST /documents), one folder a report
+    max_upload_mb: float = Field(50.0, gt=0, description="the largest document POST /documents takes")
     embedder: str = "use"
     sparse: str = "e5"
     threads: int = Field(2, ge=1)

@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.answer import Answerer, ExtractiveAnswerer
 from service.api import errors
 from service.api.limits import Admission, BodyLimit
-from service.api.routers import ask, chat, docs, health, search
+from service.api.routers import ask, chat, docs, documents, health, search
 from service.api.security import ApiKeys, SecurityHeaders, is_open
+from service.documents import DocumentStore
 from service.live import LiveIndex
 from service.llm import LLMAnswerer
 from service.query import QueryError
@@ -45,7 +46,9 @@ def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None
     app.state.settings = settings
     app.state.live = LiveIndex(settings, searcher, (lambda _: answerer) if answerer else (lambda s: make_answerer(settings, s)))
 
-    for module in (health, search, ask, chat, docs):
+    app.state.documents = DocumentStore(settings, searcher=lambda: app.state.live.pair[0], hide=app.state.live.hide)
+
+    for module in (health, search, ask, chat, documents, docs):
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(QueryError, errors.query_error)
@@ -54,7 +57,7 @@ def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None
     # The last added runs first: headers on every answer, then CORS (its preflights need no
     # key), the key, the body, and last the queue, which only a complete, authorised request joins.
     app.add_middleware(Admission, active=settings.max_active, queue=settings.max_queue, paths=QUEUED_PATHS)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=settings.body_timeout, larger={"/documents": int(settings.max_upload_mb * 2**20)})
     app.add_middleware(ApiKeys, keys=settings.api_keys)
     if settings.cors_origin_list:
         app.add_middleware(

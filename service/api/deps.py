@@ -49,6 +49,11 @@ def check_case(searcher: Searcher, case_id: str | None) -> None:
         raise HTTPException(404, f"unknown case_id {case_id!r}; GET /cases lists the case ids")
 
 
+def check_report(searcher: Searcher, report: str | None) -> None:
+    if report is not None and report not in searcher.reports:
+        raise HTTPException(404, f"unknown report {report!r}; GET /reports lists the reports")
+
+
 class JsonBodyRoute(APIRoute):
     """A route whose body must be UTF-8 JSON, checked before FastAPI parses it: FastAPI would
     report a non-JSON or empty body as one of the wrong shape (422) and bad UTF-8 as a vague 400."""

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service.api.schemas import UNION_TAGS, ErrorResponse, FieldError, OpenAIError, OpenAIErrorResponse
 from service.query import QueryError
@@ -32,7 +33,7 @@ QUESTION = GUARDED | {
     503: "the server is at capacity: retry after the Retry-After seconds",
 }
 # A question with filters: a case_id may name no case.
-FILTERED = QUESTION | {404: "case_id names no case (GET /cases lists them)"}
+FILTERED = QUESTION | {404: "case_id or report names no case or report (GET /cases, GET /reports list them)"}
 
 
 def responses(statuses: Mapping[int, str], openai: bool = False) -> dict[int | str, dict]:
@@ -88,7 +89,13 @@ async def query_error(request: Request, exc: QueryError) -> JSONResponse:
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return error_response(request.url.path, exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names only the first route of the path; a path may have several
+        methods = sorted({m for route in request.app.routes if route.matches(request.scope)[0] != Match.NONE for m in getattr(route, "methods", None) or ()})
+        headers = {**(headers or {}), "Allow": ", ".join(methods)}
+        message = f"method {request.method} is not allowed here; use {' or '.join(methods)}"
+        return error_response(request.url.path, 405, message, headers=headers)
+    return error_response(request.url.path, exc.status_code, str(exc.detail), headers=headers)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -24,29 +24,33 @@ class BodyLimit:
     hold a connection and a request slot forever.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.larger = larger or {}  # paths that take larger bodies (uploads), and how large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes) if scope["method"] == "POST" else self.max_bytes
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, limit)
             return
         body = bytearray()
+        # An upload may take longer: at least 1 MB a second on top of the usual allowance.
+        deadline = self.timeout + (limit / 2**20 if limit > self.max_bytes else 0)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(deadline):
                 while True:
                     message = await receive()
                     if message["type"] == "http.disconnect":
                         return
                     body += message.get("body", b"")
-                    if len(body) > self.max_bytes:
-                        await self._too_large(scope, receive, send)
+                    if len(body) > limit:
+                        await self._too_large(scope, receive, send, limit)
                         return
                     if not message.get("more_body", False):
                         break
@@ -65,8 +69,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"request body is larger than {self.max_bytes // 1024} KB"
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        detail = f"request body is larger than {limit // 1024} KB"
         await error_response(scope["path"], 413, detail, headers={"Connection": "close"})(scope, receive, send)
 
 

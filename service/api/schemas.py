@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from index.corpus import document_id
 from service.answer import Answer, Citation
 from service.query import MAX_QUERY_CHARS, MAX_TOP_K, RETRIEVERS, VISIBLE, QueryError, clean_query, valid_unicode
 from service.search import Hit
@@ -74,11 +75,26 @@ class CaseSummary(BaseModel):
     page: int | None
     authors: list[str]
     source: str
+    report: str
     sections: list[SectionSummary]
 
 
 class CasesResponse(BaseModel):
     cases: list[CaseSummary]
+
+
+class ReportSummary(BaseModel):
+    id: str = Field(description="what `report` filters name")
+    title: str
+    documents: int = Field(description="files of the report in the index")
+    cases: int
+
+
+class ReportsResponse(BaseModel):
+    reports: list[ReportSummary]
+
+
+ReportId = Annotated[str, Field(strict=True, description="only passages of this report (GET /reports lists them)")]
 
 
 class SearchRequest(BaseModel):
@@ -88,6 +104,7 @@ class SearchRequest(BaseModel):
     top_k: TopK | None = None
     case_id: Annotated[str, Field(strict=True)] | None = None
     page: Page | None = None
+    report: ReportId | None = None
     retriever: Literal[RETRIEVERS] | None = Field(default=None, description="one retriever instead of the server's (default TOUYAN_RETRIEVER, hybrid)")
 
 
@@ -103,6 +120,10 @@ class SearchResult(BaseModel):
     section: str
     section_kind: str
     source: str
+    report: str = Field(description="the report the passage belongs to")
+    pdf_page: int | None = Field(description="the page of its PDF the passage begins on (from 1); null for other files")
+    page_label: str | None = Field(description="what that page prints as its name, e.g. 第33版")
+    document_id: str | None = Field(description="the uploaded document it comes from (GET /documents/{id}/file); null for the bundled corpus")
     start: int = Field(description="where the passage begins in its source file")
     end: int = Field(description="where it ends (exclusive); the range also holds what lies between its paragraphs (blank lines, captions), so it is not `text`")
     dense: float | None = Field(description="cosine similarity of query and passage vectors")
@@ -125,6 +146,10 @@ class SearchResult(BaseModel):
             section=c.section,
             section_kind=c.section_kind,
             source=c.source,
+            report=c.report,
+            pdf_page=c.pdf_page,
+            page_label=c.page_label,
+            document_id=document_id(c.source),
             start=c.start,
             end=c.end,
             dense=hit.dense,
@@ -147,6 +172,7 @@ class AskRequest(BaseModel):
     top_k: TopK | None = None
     case_id: Annotated[str, Field(strict=True)] | None = None
     page: Page | None = None
+    report: ReportId | None = None
 
 
 class CitationOut(BaseModel):
@@ -161,10 +187,14 @@ class CitationOut(BaseModel):
     start: int = Field(description="start of the quote inside the passage text")
     end: int = Field(description="end of the quote inside the passage text (exclusive)")
     section_kind: str
+    report: str
+    pdf_page: int | None = Field(description="the PDF page the passage begins on, null for other files")
+    page_label: str | None = Field(description="what that page prints as its name (第33版)")
+    document_id: str | None = Field(description="the uploaded document: GET /documents/{id}/file opens it (a PDF at #page=N)")
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
-        return cls(**asdict(c))
+        return cls(**asdict(c), document_id=document_id(c.source))
 
 
 class AskResponse(BaseModel):
@@ -264,6 +294,7 @@ class ChatRequest(BaseModel):
     stream: Annotated[bool, Field(strict=True)] | None = False
     stream_options: StreamOptions | None = None
     top_k: TopK | None = None
+    report: ReportId | None = None
 
     @model_validator(mode="after")
     def has_user_question(self) -> ChatRequest:
@@ -347,3 +378,29 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class DocumentOut(BaseModel):
+    id: str = Field(description="the SHA-256 of the content (16 hex digits): the same file uploaded twice has one id")
+    name: str
+    report: str
+    size: int
+    media_type: str
+    status: Literal["queued", "indexing", "ready", "failed"]
+    done: int = Field(description="texts (passages and their sentences) encoded so far by the build indexing it")
+    total: int = Field(description="texts that build encodes")
+    detail: str | None = Field(description="what it is doing, or why it failed")
+    pages: int | None = Field(description="pages of a PDF")
+    warnings: list[str]
+    uploaded_at: str
+    file: str = Field(description="where to open it")
+    duplicate: bool = Field(False, description="true when this upload's content was already a document")
+
+    @classmethod
+    def of(cls, doc, duplicate: bool = False) -> DocumentOut:
+        fields = {k: getattr(doc, k) for k in ("id", "name", "report", "size", "media_type", "status", "done", "total", "detail", "pages", "uploaded_at")}
+        return cls(**fields, warnings=list(doc.warnings), file=f"/documents/{doc.id}/file", duplicate=duplicate)
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]

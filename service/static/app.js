@@ -19,7 +19,8 @@
     log: $('log'), welcome: $('welcome'), form: $('ask-form'), question: $('question'), send: $('send'),
     newChat: $('new-chat'), formError: $('form-error'), cases: $('cases'), casesSummary: $('cases-summary'),
     drawer: $('drawer'), drawerTitle: $('drawer-title'), drawerBody: $('drawer-body'), drawerClose: $('drawer-close'),
-    scrim: $('scrim'), keyForm: $('key-form'), keyInput: $('api-key'), keyLabel: $('key-label')
+    scrim: $('scrim'), keyForm: $('key-form'), keyInput: $('api-key'), keyLabel: $('key-label'),
+    reportPick: $('report-pick'), report: $('report')
   };
 
   var state = {
@@ -105,6 +106,24 @@
 
   function apiKey() {
     try { return localStorage.getItem(KEY_STORE) || ''; } catch (e) { return ''; }
+  }
+
+  // The report the user picked (several reports: a picker in the header); all reports when none.
+  function withReport(body) {
+    if (els.report && els.report.value) body.report = els.report.value;
+    return body;
+  }
+
+  async function loadReports() {
+    try {
+      var j = await request('/reports');
+      var reports = Array.isArray(j.reports) ? j.reports : [];
+      if (reports.length < 2) return;
+      reports.forEach(function (r) {
+        els.report.appendChild(h('option', { value: r.id, text: (r.title || r.id) + '（' + r.cases + ' 个案例）' }));
+      });
+      els.reportPick.hidden = false;
+    } catch (err) { /* the picker stays hidden: every report is searched */ }
   }
 
   function withKey(headers) {
@@ -512,7 +531,7 @@
       res = await fetch('/v1/chat/completions', {
         method: 'POST',
         headers: withKey({ 'Content-Type': 'application/json', 'Accept': 'text/event-stream' }),
-        body: JSON.stringify({ model: 'touyan', messages: messages, stream: true }),
+        body: JSON.stringify(withReport({ model: 'touyan', messages: messages, stream: true })),
         signal: signal
       });
     } catch (e) {
@@ -608,7 +627,7 @@
   async function completeExtras(turn, messages, signal) {
     if (!turn.citations || !turn.results) {
       try {
-        var j = await request('/v1/chat/completions', { model: 'touyan', messages: messages, stream: false }, signal);
+        var j = await request('/v1/chat/completions', withReport({ model: 'touyan', messages: messages, stream: false }), signal);
         var c = pick(j, 'citations'), r = pick(j, 'results');
         if (!turn.citations && Array.isArray(c)) turn.citations = c;
         if (!turn.results && Array.isArray(r)) turn.results = r;
@@ -620,7 +639,7 @@
     var question = turn.streamQuestion || turn.standalone;
     if (!turn.citations || !turn.results) {
       try {
-        var a = await request('/ask', { question: question }, signal);
+        var a = await request('/ask', withReport({ question: question }), signal);
         if (!turn.citations && Array.isArray(a.citations)) turn.citations = a.citations;
         if (!turn.results && Array.isArray(a.results)) turn.results = a.results;
         if (turn.found === undefined && typeof a.found === 'boolean') turn.found = a.found;
@@ -629,7 +648,7 @@
     }
     if (!turn.results) {
       try {
-        var s = await request('/search', { query: question, top_k: 5 }, signal);
+        var s = await request('/search', withReport({ query: question, top_k: 5 }), signal);
         if (Array.isArray(s.results)) turn.results = s.results;
         turn.extrasFrom = 'search';
       } catch (err) { if (err && err.name === 'AbortError') throw err; turn.extrasError = err; }
@@ -810,6 +829,8 @@
       nodes.push(h('p', { class: 'muted small', text: '（只有引用的句子，没有找到完整段落。）' }));
     }
     nodes.splice(1, 0, h('h3', { class: 'sub-title', text: '原文段落' }), passage);
+    var fileLink = openFileButton(cit.document_id || (r && r.document_id), cit.pdf_page || (r && r.pdf_page), cit.page_label || (r && r.page_label));
+    if (fileLink) nodes.splice(1, 0, fileLink);
     var others = (turn.citations || []).filter(function (c) { return Number(c.n) !== n; });
     if (others.length) {
       var nav = h('div', { class: 'drawer-nav', 'aria-label': '其他引用' }, h('span', { class: 'muted small', text: '其他引用：' }));
@@ -829,9 +850,36 @@
     state.drawerFor = null;
     showDrawer('检索到的段落', [
       metaList([['案例', r.case, 'meta-case'], ['改革项目', r.project], ['章节', r.section, 'meta-section'], ['版面', pageLabel(r.page), 'meta-page']]),
+      openFileButton(r.document_id, r.pdf_page, r.page_label),
       h('h3', { class: 'sub-title', text: '原文段落' }),
       h('blockquote', { class: 'passage-full', text: r.text || '' })
     ], opener);
+  }
+
+  // An uploaded document opens in a new tab at the page the passage is on (a PDF viewer reads
+  // #page=N). It is fetched with the API key, which a plain link could not send.
+  function openFileButton(documentId, pdfPage, label) {
+    if (!documentId) return null;
+    var where = pdfPage ? '第 ' + pdfPage + ' 页' + (label ? '（' + label + '）' : '') : '';
+    return h('p', { class: 'open-file' }, h('button', {
+      type: 'button', class: 'link-button open-file-button', 'data-document': documentId, 'data-page': pdfPage || '',
+      text: '打开原文件' + (where ? '：' + where : ''),
+      onclick: async function (ev) {
+        var button = ev.currentTarget;
+        var tab = window.open('', '_blank');
+        try {
+          var res = await fetch('/documents/' + encodeURIComponent(documentId) + '/file', { headers: withKey({}) });
+          if (res.status === 401) askForKey(!!apiKey());
+          if (!res.ok) throw await readError(res);
+          var url = URL.createObjectURL(await res.blob());
+          var target = url + (pdfPage ? '#page=' + pdfPage : '');
+          if (tab) tab.location.href = target; else window.location.href = target;
+        } catch (err) {
+          if (tab) tab.close();
+          button.parentNode.appendChild(h('span', { class: 'muted small', text: ' ' + errorText(err) }));
+        }
+      }
+    }));
   }
 
   function closeDrawer() {
@@ -890,10 +938,11 @@
     els.keyInput.value = '';
     els.keyForm.hidden = true;
     state.casesLoaded = false;
+    if (els.reportPick.hidden) loadReports();
     if (!els.panelCases.hidden) loadCases(true);
   });
 
-  checkHealth();
+  checkHealth().then(loadReports);
   autoGrow();
   els.question.focus({ preventScroll: true });
 

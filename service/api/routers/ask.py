@@ -6,7 +6,7 @@ import time
 from fastapi import APIRouter
 
 from service.answer import Answer, Answerer
-from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep, check_case
+from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep, check_case, check_report
 from service.api.errors import FILTERED, responses
 from service.api.schemas import AskRequest, AskResponse
 from service.search import Hit, Searcher
@@ -21,25 +21,29 @@ def answer_question(
     top_k: int,
     case_id: str | None = None,
     page: int | None = None,
+    report: str | None = None,
 ) -> tuple[list[Hit], Answer]:
     """Retrieve, then answer from what was retrieved; shared by /ask and the chat endpoint."""
     check_case(searcher, case_id)
-    hits = searcher.search(question, top_k, case_id=case_id, page=page)
-    if not hits and (case_id is not None or page is not None):
-        return hits, Answer(no_passage_text(searcher, case_id, page), found=False)
+    check_report(searcher, report)
+    hits = searcher.search(question, top_k, case_id=case_id, page=page, report=report)
+    if not hits and (case_id is not None or page is not None or report is not None):
+        return hits, Answer(no_passage_text(searcher, case_id, page, report), found=False, confidence=0.0)
     return hits, answerer.run(question, hits)
 
 
-def no_passage_text(searcher: Searcher, case_id: str | None, page: int | None) -> str:
+def no_passage_text(searcher: Searcher, case_id: str | None, page: int | None, report: str | None = None) -> str:
     """When the filters leave no passage, say so: “the report has nothing on it” would blame the report."""
     filters = [f"案例《{c.title}》（case_id {c.id}）" for c in searcher.cases if c.id == case_id]
     if page is not None:
         filters.append(f"第{page}版")
+    if report is not None:
+        filters.append(f"报告 {report}")
     return f"没有符合筛选条件（{'、'.join(filters)}）的段落；请放宽或去掉筛选条件。"
 
 
 @router.post("/ask", response_model=AskResponse, responses=responses(FILTERED))
 def ask(body: AskRequest, searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep) -> AskResponse:
     start = time.perf_counter()
-    hits, answer = answer_question(searcher, answerer, body.question, body.top_k or settings.top_k, body.case_id, body.page)
+    hits, answer = answer_question(searcher, answerer, body.question, body.top_k or settings.top_k, body.case_id, body.page, body.report)
     return AskResponse.build(body.question, answer, hits, round((time.perf_counter() - start) * 1000, 2))

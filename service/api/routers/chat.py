@@ -7,6 +7,7 @@ same reply as server-sent ``chat.completion.chunk`` events ending in ``data: [DO
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -17,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep
 from service.api.routers.ask import answer_question
-from service.api.errors import GUARDED, QUESTION, responses
+from service.api.errors import FILTERED, GUARDED, responses
 from service.api.schemas import (
     MODEL_ID,
     ChatChoice,
@@ -59,12 +60,12 @@ def model(model: str) -> ModelCard:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={200: {"content": {"text/event-stream": {}}}, **responses(QUESTION, openai=True)},
+    responses={200: {"content": {"text/event-stream": {}}}, **responses(FILTERED, openai=True)},
 )
 def chat_completions(body: ChatRequest, searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep):
     turns = body.turns()
     question = standalone_question(turns)
-    hits, answer = answer_question(searcher, answerer, question, body.top_k or settings.top_k)
+    hits, answer = answer_question(searcher, answerer, question, body.top_k or settings.top_k, report=body.report)
     content = format_reply(answer, english=is_latin(question))
     citations = [CitationOut.from_citation(c) for c in answer.citations]
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -101,8 +102,13 @@ def _events(completion_id: str, created: int, content: str, citations: list[Cita
     and what retrieval saw (``touyan``), then (when asked, as OpenAI does) a chunk with no choices and the usage."""
 
     def event(choices: list[ChunkChoice], **extra) -> str:
-        chunk = ChatCompletionChunk(id=completion_id, created=created, choices=choices, **extra)
-        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+        chunk = ChatCompletionChunk(id=completion_id, created=created, choices=choices, **extra).model_dump(mode="json")
+        # Absent, not null, what a chunk does not carry (OpenAI's shape); the citations and passages keep their nulls.
+        for choice in chunk["choices"]:
+            choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+            if choice["finish_reason"] is None:
+                del choice["finish_reason"]
+        return f"data: {json.dumps({k: v for k, v in chunk.items() if v is not None}, ensure_ascii=False)}\n\n"
 
     yield event([ChunkChoice(delta=ChunkDelta(role="assistant", content=""))])
     for piece in PIECE.findall(content):

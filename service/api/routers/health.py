@@ -5,7 +5,7 @@ from fastapi import APIRouter
 
 from service.api.deps import AnswererDep, SearcherDep, SettingsDep
 from service.api.errors import ANY, GUARDED, responses
-from service.api.schemas import CasesResponse, HealthResponse
+from service.api.schemas import CasesResponse, HealthResponse, ReportsResponse, ReportSummary
 
 router = APIRouter(tags=["meta"])
 
@@ -20,6 +20,15 @@ async def health(searcher: SearcherDep, answerer: AnswererDep, settings: Setting
         sparse=searcher.tokens.name if searcher.tokens else None,
         answerer=type(answerer).__name__,
     )
+
+
+@router.get("/reports", response_model=ReportsResponse, responses=responses(GUARDED))
+async def reports(searcher: SearcherDep) -> ReportsResponse:
+    cases = [c.report for c in searcher.cases]
+    return ReportsResponse(reports=[
+        ReportSummary(id=r.id, title=r.title, documents=len(r.sources), cases=cases.count(r.id))
+        for r in searcher.stored.reports if r.id in searcher.reports
+    ])
 
 
 @router.get("/cases", response_model=CasesResponse, responses=responses(GUARDED))

@@ -5,7 +5,7 @@ import time
 
 from fastapi import APIRouter, HTTPException
 
-from service.api.deps import JsonBodyRoute, SearcherDep, SettingsDep, check_case
+from service.api.deps import JsonBodyRoute, SearcherDep, SettingsDep, check_case, check_report
 from service.api.errors import FILTERED, responses
 from service.api.schemas import SearchRequest, SearchResponse, SearchResult
 
@@ -16,8 +16,9 @@ router = APIRouter(tags=["search"], route_class=JsonBodyRoute)
 def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> SearchResponse:
     start = time.perf_counter()
     check_case(searcher, body.case_id)
+    check_report(searcher, body.report)
     try:
-        hits = searcher.search(body.query, body.top_k or settings.top_k, case_id=body.case_id, page=body.page, retriever=body.retriever)
+        hits = searcher.search(body.query, body.top_k or settings.top_k, case_id=body.case_id, page=body.page, retriever=body.retriever, report=body.report)
     except ValueError as e:  # a retriever this index cannot serve, e.g. sparse on one built with TOUYAN_SPARSE=none
         raise HTTPException(422, str(e)) from None
     return SearchResponse(
