@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import zip_longest
 
-import faiss
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from index.build import ensure_index, keyword_text
 from index.embed import Embedder, load_embedder
 from index.models import Case, Chunk
+from index.passage_store import EmbeddedStore, PassageStore, Where, top
 from index.e5_tokens import TokenEncoder, TokenEncoding, load_token_encoder
 from index.store import StoredIndex
 from index.tokenize import Tokenizer
@@ -132,11 +132,9 @@ class Searcher:
         self._sentence_start = np.searchsorted(stored.sentences.spans[:, 0], np.arange(len(self._chunks) + 1))
         self._last_query: tuple[str, np.ndarray] | None = None
         self._last_tokens: tuple[str, TokenEncoding] | None = None
-        self._case_of = np.array([c.case_id for c in self._chunks])
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
-        self._report_of = np.array([c.report for c in self._chunks])
-        self._source_of = np.array([c.source for c in self._chunks])
         self.reports = sorted({c.report for c in self._chunks})
+        self.store: PassageStore = EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25)
         self._case_ids = {c.id for c in cases}
         self.hidden: frozenset[str] = frozenset()  # sources of deleted documents not yet out of the build
         # Encoders and late scoring run one request at a time: they keep both cores busy, and
@@ -185,12 +183,13 @@ class Searcher:
             raise ValueError(f"page must be 0 or more (got {page})")
         retriever = retriever or self.retriever
         self._check_retriever(retriever)
-        allowed = self._allowed(case_id, page, report)
+        where = Where(case_id, page, report, self.hidden)
+        allowed = self.store.allowed(where)
         if allowed is not None and not allowed.any():
             return []
         if retriever == "hybrid" and case_id is None and page is None and report is None and (compared := self.analyzer.cases_compared(query)):
             return self._search_each(query, top_k, compared)
-        lists = self.channel_lists(query, retriever, max(CANDIDATES, top_k), allowed)
+        lists = self.channel_lists(query, retriever, max(CANDIDATES, top_k), where)
         scored = self._fuse(query, lists) if retriever == "hybrid" else lists[retriever]
         best = sorted(scored, key=lambda i: -scored[i])[:top_k]
         return [
@@ -205,13 +204,14 @@ class Searcher:
         merged = [hit for rank in zip_longest(*per_case) for hit in rank if hit is not None][:top_k]
         return [replace(hit, rank=r) for r, hit in enumerate(merged, 1)]
 
-    def channel_lists(self, query: str, retriever: str = "hybrid", depth: int = CANDIDATES, allowed: np.ndarray | None = None) -> dict[str, dict[int, float]]:
+    def channel_lists(self, query: str, retriever: str = "hybrid", depth: int = CANDIDATES, where: Where = Where()) -> dict[str, dict[int, float]]:
         """Each channel's scores of its candidates (passage row → score): what ranking fuses."""
         hybrid_tokens = retriever == "hybrid" and self.tokens is not None
+        allowed = self.store.allowed(where)
         lists = {
-            "dense": self._dense(query, depth, allowed) if retriever in ("dense", "hybrid") else {},
-            "sparse": self._sparse(query, depth, allowed) if retriever == "sparse" or hybrid_tokens else {},
-            "bm25": self._bm25(query, depth, allowed) if retriever in ("bm25", "hybrid") else {},
+            "dense": self.store.dense(self._query_vector(query)[0], depth, where) if retriever in ("dense", "hybrid") else {},
+            "sparse": self.store.sparse(self._token_encoding(query).sparse, depth, where) if retriever == "sparse" or hybrid_tokens else {},
+            "bm25": self.store.keyword(self.tokenizer.tokenize(query) + self.names.terms(query), depth, where) if retriever in ("bm25", "hybrid") else {},
         }
         pool = sorted(set().union(*lists.values()) | self._on_pages(query, retriever, allowed))
         if retriever == "late":
@@ -231,21 +231,6 @@ class Searcher:
             return set()
         rows = np.isin(self._page_of, list(pages))
         return set(np.flatnonzero(rows if allowed is None else rows & allowed).tolist())
-
-    def _allowed(self, case_id: str | None, page: int | None, report: str | None = None) -> np.ndarray | None:
-        hidden = self.hidden
-        if case_id is None and page is None and report is None and not hidden:
-            return None
-        mask = np.ones(len(self._chunks), dtype=bool)
-        if case_id is not None:
-            mask &= self._case_of == case_id
-        if page is not None:
-            mask &= self._page_of == page
-        if report is not None:
-            mask &= self._report_of == report
-        if hidden:  # documents deleted since this build: out of answers at once, before the next build
-            mask &= ~np.isin(self._source_of, list(hidden))
-        return mask
 
     def cases_named(self, question: str) -> frozenset[str] | None:
         """Ids of the cases about the places the question names (an English one in pinyin); None when it names none."""
@@ -305,14 +290,11 @@ class Searcher:
                 self._last_tokens = (query, self.tokens.encode_query(query))
             return self._last_tokens[1]
 
-    def _sparse(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
-        return self._top(self.stored.sparse.scores(self._token_encoding(query).sparse), depth, allowed)
-
     def _late(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
         rows = np.arange(len(self._chunks)) if allowed is None else np.flatnonzero(allowed)
         scores = np.zeros(len(self._chunks), np.float32)
         scores[rows] = self._late_scores(query, rows)
-        return self._top(scores, depth, allowed)
+        return top(scores, depth, allowed)
 
     def _late_of(self, query: str, rows: list[int]) -> dict[int, float]:
         return {i: float(v) for i, v in zip(rows, self._late_scores(query, np.array(rows, dtype=np.int64)))}
@@ -329,25 +311,6 @@ class Searcher:
         q = self._query_vector(query)[0]
         vectors, start = self.stored.sentences.vectors, self._sentence_start
         return {r: float((vectors[start[r] : start[r + 1]] @ q).max()) for r in rows if start[r + 1] > start[r]}
-
-    def _dense(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype("int64")))
-        scores, ids = self.stored.faiss_index.search(self._query_vector(query), depth, params=params)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
-
-    def _bm25(self, query: str, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
-        tokens = self.tokenizer.tokenize(query) + self.names.terms(query)
-        return self._top(self.stored.bm25.scores(tokens), depth, allowed)
-
-    @staticmethod
-    def _top(scores: np.ndarray, depth: int, allowed: np.ndarray | None) -> dict[int, float]:
-        """The ``depth`` best positive scores among the allowed passages."""
-        if allowed is not None:
-            scores = np.where(allowed, scores, 0)
-        top = np.argsort(-scores)[:depth]
-        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
     def _fuse(self, query: str, lists: dict[str, dict[int, float]]) -> dict[int, float]:
         if self.fusion == "rrf":
