@@ -19,8 +19,8 @@ from index.bm25 import BM25
 from index.embed import USEEmbedder
 from index.text import fold
 from index.tokenize import normalize
-from service.fitted import LogisticModel
-from service.question import QuestionAnalysis, QuestionAnalyzer, holds_type, weighted_share
+from service.fitted import Classifier, load_classifier
+from service.question import QuestionAnalysis, QuestionAnalyzer, detail_shape, holds_type, weighted_share
 from service.quotes import ScoredQuote
 from service.search import Hit, Searcher
 
@@ -46,6 +46,8 @@ FEATURES: dict[str, str] = {
     "type_checked": "1 when the expected answer type has a shape a text can be checked for (a count, a date, a person …)",
     "type_in_top3": "1 when such an answer (a count in the asked measure word, a date, a name …) is in the first three passages",
     "year_missing": "1 when the question names a year none of the first three passages names",
+    "detail_asked": "1 when the question asks for a detail of a known shape (an age, a telephone number, an address, a sum of money, an area, a population)",
+    "detail_in_top3": "1 when the first three passages hold something of that shape",
     "english": "1 for a question in English",
     "english_dense": "dense_top for an English question, else 0: cross-lingual cosines run on another scale",
     "english_sparse": "sparse_top for an English question, else 0",
@@ -81,6 +83,7 @@ def features(e: Evidence) -> dict[str, float]:
     ideal = sum(e.bm25.idf(t) for t in set(e.question_terms)) or 1.0
     checked = [holds_type(a, text) for text in top]
     best = max(e.quotes, key=lambda q: q.probability, default=None)
+    detail = detail_shape(a.text)
     return {
         "dense_top": dense[0], "dense_gap": dense[1],
         "sparse_top": sparse[0], "sparse_gap": sparse[1],
@@ -94,6 +97,8 @@ def features(e: Evidence) -> dict[str, float]:
         "type_checked": float(any(c is not None for c in checked)),
         "type_in_top3": float(any(c for c in checked)),
         "year_missing": float(bool(a.years) and not any(str(y) in text for y in a.years for text in top)),
+        "detail_asked": float(detail is not None),
+        "detail_in_top3": float(detail is not None and any(detail.search(h.chunk.text) for h in hits[:TOP])),
         "english": english,
         "english_dense": english * dense[0], "english_sparse": english * sparse[0], "english_late": english * late[0],
         "terms": math.log1p(len(a.terms)),
@@ -130,7 +135,7 @@ def _top_and_gap(hits: list[Hit], score: Callable[[Hit], float | None]) -> tuple
 class FittedAnswerability:
     """The fitted model over ``features``: the probability that the report answers the question."""
 
-    def __init__(self, model: LogisticModel, analyzer: QuestionAnalyzer, searcher: Searcher) -> None:
+    def __init__(self, model: Classifier, analyzer: QuestionAnalyzer, searcher: Searcher) -> None:
         self.model = model
         self.threshold = model.threshold
         self.analyzer = analyzer
@@ -141,7 +146,7 @@ class FittedAnswerability:
         """The model fitted for this searcher's encoders, or None (logged) when none was."""
         name = model_name(searcher.embedder.name, searcher.tokens is not None)
         try:
-            model = LogisticModel.load(name)
+            model = load_classifier(name)
         except FileNotFoundError:
             log.warning("no answerability model %s for these encoders: every retrieved passage answers (fit one: python -m eval.fit_answerability)", name)
             return None

@@ -1,7 +1,8 @@
-"""Models fitted by the scripts in eval/ and committed as small JSON files in service/models/.
+"""Models fitted by the scripts in eval/ and committed as JSON files in service/models/.
 
-A logistic regression over named features: standardised with the training means and scales,
-weighted, squashed to a probability. The service needs no learning library to apply one.
+A logistic regression over named features (standardised with the training means and scales,
+weighted, squashed to a probability; applied without a learning library), or gradient-boosted
+trees in LightGBM's own text format inside the JSON. Either gives ``probability(values)``.
 """
 from __future__ import annotations
 
@@ -39,3 +40,33 @@ class LogisticModel:
         """The model ``service/models/<name>.json``."""
         data = json.loads((MODELS / f"{name}.json").read_text(encoding="utf-8"))
         return cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]), float(data["threshold"]), data.get("meta", {}))
+
+
+class BoostedModel:
+    """Gradient-boosted trees (LightGBM) over named features, with the threshold chosen when fitted."""
+
+    def __init__(self, features: tuple[str, ...], booster_text: str, threshold: float, meta: dict | None = None) -> None:
+        import lightgbm
+
+        self.features = tuple(features)
+        self.threshold = threshold
+        self.meta = meta or {}
+        self.booster_text = booster_text
+        self._booster = lightgbm.Booster(model_str=booster_text)
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        return float(self._booster.predict([[float(values[f]) for f in self.features]])[0])
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "lightgbm", "features": self.features, "threshold": self.threshold, "meta": self.meta, "booster": self.booster_text}, ensure_ascii=False, indent=1)
+
+
+Classifier = LogisticModel | BoostedModel
+
+
+def load_classifier(name: str) -> Classifier:
+    """The model ``service/models/<name>.json``, of whichever kind it was fitted as."""
+    data = json.loads((MODELS / f"{name}.json").read_text(encoding="utf-8"))
+    if data.get("kind") == "lightgbm":
+        return BoostedModel(tuple(data["features"]), data["booster"], float(data["threshold"]), data.get("meta", {}))
+    return LogisticModel.load(name)

@@ -242,3 +242,23 @@ def holds_type(analysis: QuestionAnalysis, text: str) -> bool | None:
         return bool(COUNT.search(text))
     shape = TYPE_SHAPE.get(analysis.answer_type)
     return None if shape is None else bool(shape.search(text))
+
+
+# Details a question may ask of a named subject, by the words that ask for them, and what the
+# text stating one looks like: an age in 岁, an address with a road or a number, a sum of money,
+# an area, a population, a telephone number. A report that names the subject but not the detail
+# holds the subject's words and none of this shape.
+DETAILS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"年龄|年纪|几岁|多大岁数|\bhow old\b|\bage\b", re.I), re.compile(r"\d+\s*(?:岁|周岁)")),
+    (re.compile(r"电话|手机|联系方式|热线|\bphone\b|\btelephone\b", re.I), re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}|\d{8}")),
+    (re.compile(r"地址|门牌|哪条路|哪条街|\baddress\b", re.I), re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街|大道|弄)\d*号?|\d+号")),
+    (re.compile(r"年薪|工资|薪酬|月薪|收入|税收|营收|销售额|产值|GDP|生产总值|投资|经费|预算|资金|价格|票价|多少钱|\bsalary\b|\bincome\b|\brevenue\b|\bbudget\b|\bprice\b|\bgdp\b", re.I),
+     re.compile(r"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*元|\d[\d.,]*\s*(?:万|亿)(?:元|美元)?")),
+    (re.compile(r"面积|占地|多少平方|多少亩|\barea\b|\bhectare", re.I), re.compile(r"\d[\d.,]*\s*(?:余|多)?\s*(?:万)?\s*(?:平方米|平方公里|平方千米|亩|公顷|㎡)")),
+    (re.compile(r"人口|常住|户籍|\bpopulation\b|\binhabitants\b", re.I), re.compile(r"\d[\d.,]*\s*(?:余|多)?\s*万?\s*(?:人|户|常住人口)")),
+]
+
+
+def detail_shape(question: str) -> re.Pattern[str] | None:
+    """The shape of the detail a question asks for (an age, an address …), or None when it asks for none of these."""
+    return next((shape for asks, shape in DETAILS if asks.search(question)), None)
