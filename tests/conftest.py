@@ -4,10 +4,13 @@ a test a copy of its own to change)."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from eval.serve_process import ServeProcess
 from index.chunk import SectionChunker
 from index.corpus import load_corpus
 from service.search import Searcher, open_searcher
@@ -43,6 +46,21 @@ def searcher(settings) -> Searcher:
 def index_dir(settings, searcher) -> Path:
     """The shared index folder, built: for servers started on it (they only read it)."""
     return settings.index_dir
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[ServeProcess]:
+    """`touyan serve` with these settings added to the environment, started (a server that does not
+    come up fails the test, with its log) and stopped afterwards."""
+    proc = ServeProcess(env=env)
+    try:
+        proc.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 def copy_index(index_dir: Path, to: Path) -> Path:

@@ -11,8 +11,7 @@ import httpx
 import pytest
 from docx import Document as new_docx
 
-from eval.serve_process import ServeProcess
-from tests.conftest import copy_index
+from tests.conftest import copy_index, running_server
 from tests.test_readers import newspaper_pdf, zip_bomb
 from reportlab.lib.pdfencrypt import StandardEncryption
 
@@ -52,13 +51,8 @@ HTML = """<!doctype html><html><head><meta charset="utf-8"><title>建德：草�
 def server(index_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("documents")
     env = {"TOUYAN_INDEX_DIR": str(copy_index(index_dir, tmp / "index")), "TOUYAN_DOCUMENTS_DIR": str(tmp / "documents"), "TOUYAN_API_KEY": KEY}
-    proc = ServeProcess(env=env)
-    try:
-        proc.start()
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield proc
-    proc.stop()
+    with running_server(env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from eval.serve_process import ServeProcess
 from index.e5_tokens import MAX_QUERY_TOKENS, E5TokenEncoder
 from index.embed import E5Embedder, USEEmbedder
 from service.query import QueryError, clean_query
+from tests.conftest import running_server
 
 EXPANDING = ["\ufdfa", "\ufdfb", "\u0390", "\u1e9b\u0323", "ﬃ", "ﬄ", "ﬆ", "㈱", "⑳", "⒇", "\u3250", *map(chr, range(0x3300, 0x3400, 7))]
 AWKWARD = ["\x00", "\x1b", "\u200b", "\u200d", "\ufeff", "\ue000", "\U000f0000", "\U0010fffd", "\ud800", "\udfff", "\u0301", "\u20dd", " ", "\n", "\t"]
@@ -70,13 +70,8 @@ def test_any_valid_text_is_encoded_as_a_passage(encoders, text):
 
 @pytest.fixture(scope="module")
 def server(index_dir):
-    proc = ServeProcess(env={"TOUYAN_INDEX_DIR": str(index_dir)})
-    try:
-        proc.start()
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield proc
-    proc.stop()
+    with running_server({"TOUYAN_INDEX_DIR": str(index_dir)}) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from eval.serve_process import ServeProcess
 from service.api.limits import Admission
+from tests.conftest import running_server
 
 KEYS = ("key-one", "key-two")
 ORIGIN = "https://portal.example.org"
@@ -30,13 +30,8 @@ def server(index_dir):
         "TOUYAN_BODY_TIMEOUT": "1",
         "TOUYAN_CORS_ORIGINS": ORIGIN,
     }
-    proc = ServeProcess(env=env)
-    try:
-        proc.start()
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    yield proc
-    proc.stop()
+    with running_server(env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

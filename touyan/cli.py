@@ -155,14 +155,19 @@ def _open_searcher(settings: Settings):
     return open_searcher(settings)
 
 
+def _question_and_searcher(settings: Settings, args):
+    """The question, checked before the index is opened, and the searcher; ValueError for an unknown case."""
+    question = clean_query(args.question)
+    searcher = _open_searcher(settings)
+    if args.case and not searcher.has_case(args.case):
+        raise ValueError(f"unknown case id {args.case!r}; `touyan cases` lists them")
+    return question, searcher
+
+
 def cmd_search(settings: Settings, args) -> int:
     from service.api.schemas import SearchResult
 
-    question = clean_query(args.question)  # refused before the index is opened
-    searcher = _open_searcher(settings)
-    if args.case and not searcher.has_case(args.case):
-        print(f"error: unknown case id {args.case!r}; `touyan cases` lists them", file=sys.stderr)
-        return 2
+    question, searcher = _question_and_searcher(settings, args)
     hits = searcher.search(question, settings.top_k, case_id=args.case, page=args.page)
     if args.json:
         _print_json({"query": question, "results": [SearchResult.from_hit(h).model_dump() for h in hits]})
@@ -183,11 +188,7 @@ def cmd_ask(settings: Settings, args) -> int:
     from index.models import page_label
     from service.cues import is_latin
 
-    question = clean_query(args.question)  # refused before the index is opened
-    searcher = _open_searcher(settings)
-    if args.case and not searcher.has_case(args.case):
-        print(f"error: unknown case id {args.case!r}; `touyan cases` lists them", file=sys.stderr)
-        return 2
+    question, searcher = _question_and_searcher(settings, args)
     start = time.perf_counter()
     hits, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k, args.case, args.page)
     took = round((time.perf_counter() - start) * 1000, 2)
