@@ -1,4 +1,4 @@
-# Touyan in a container (docs/operations.md): a non-root user, the index on a volume.
+# Touyan in a container (docs/operations.md): a non-root user, the index and uploads on a volume.
 #   docker build -t touyan .
 #   docker run -d -p 8000:8000 -v touyan-index:/var/lib/touyan -e TOUYAN_API_KEY=… --restart on-failure touyan
 FROM python:3.11-slim
@@ -22,6 +22,7 @@ RUN pip install --no-cache-dir . && rm -rf build
 USER touyan
 ENV TOUYAN_CORPUS_DIR=/opt/touyan/seeds \
     TOUYAN_INDEX_DIR=/var/lib/touyan/index \
+    TOUYAN_DOCUMENTS_DIR=/var/lib/touyan/documents \
     TOUYAN_HOST=0.0.0.0 \
     TOUYAN_PORT=8000
 VOLUME /var/lib/touyan

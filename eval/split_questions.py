@@ -1,6 +1,6 @@
 """Split newly written questions once into training and held-out halves, before anything is fitted.
 
-    python -m eval.split_questions DRAFT.jsonl [...] --out eval/qa [--chat] [--seed 14]
+    python -m eval.split_questions DRAFT.jsonl [...] --out eval/qa [--seed 14]
 
 Writes ``<out>_train.jsonl`` and ``<out>_heldout.jsonl``. Stratified: within each group of
 category, kind (of an unanswerable question) and language, the questions are shuffled with a

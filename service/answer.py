@@ -213,7 +213,7 @@ def load_model(name: str) -> LogisticModel | None:
     try:
         return LogisticModel.load(name)
     except FileNotFoundError:
-        log.warning("no fitted model %s: fit it with the script named in service/models/README", name)
+        log.warning("no fitted model %s: fit it with python -m eval.fit_%s", name, name)
         return None
 
 
