@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -250,6 +251,7 @@ class ExtractiveAnswerer:
         sentence_late: SentenceSimilarity | None = None,
     ) -> None:
         self.sentence_late = sentence_late
+        self._last_scored = threading.local()
         self.answerability = answerability
         self.analyzer = analyzer
         self.quote_model = quote_model
@@ -497,10 +499,17 @@ class ExtractiveAnswerer:
         return self._word_scored(question, hits, terms)
 
     def scored(self, question: str, hits: list[Hit]) -> list[ScoredQuote]:
-        """Every candidate sentence of these passages with its quote features and the fitted model's probability."""
+        """Every candidate sentence of these passages with its quote features and the fitted model's
+        probability; deciding and quoting read the same ones, so the last are kept (per thread)."""
+        key = (question, tuple((h.chunk.id, h.rank) for h in hits))
+        last = getattr(self._last_scored, "value", None)
+        if last is not None and last[0] == key:
+            return last[1]
         candidates = self.candidates(question, hits)
         rows = quote_features(self.analyzer.run(question), candidates)
-        return [ScoredQuote(c, r, self.quote_model.probability(r)) for c, r in zip(candidates, rows)]
+        out = [ScoredQuote(c, r, self.quote_model.probability(r)) for c, r in zip(candidates, rows)]
+        self._last_scored.value = (key, out)
+        return out
 
     def _word_scored(self, question: str, hits: list[Hit], terms: list[str]) -> list[_Sentence]:
         """Every sentence of the passages, scored by the question words it holds, meaning, numbers, section and rank.

@@ -255,7 +255,7 @@ class Searcher:
         passage_tokens = np.concatenate([late.vectors[late.offsets[r] : late.offsets[r + 1]] for r in rows])
         if len(encoding.tokens) == 0 or len(passage_tokens) == 0:
             return encoding.starts, np.zeros(len(encoding.starts), np.float32)
-        with self._cpu_lock:
+        with self._cpu_lock, self._blas.limit(limits=1, user_api="blas"):
             return encoding.starts, (encoding.tokens @ passage_tokens.T).max(axis=1)
 
     def sentence_late(self, question: str, sentences: list[tuple[Chunk, int, int]]) -> list[float | None]:
@@ -270,7 +270,7 @@ class Searcher:
         for k, (chunk, _, _) in enumerate(sentences):
             if (row := self._row_of.get(chunk.id)) is not None:
                 by_row.setdefault(row, []).append(k)
-        with self._cpu_lock:
+        with self._cpu_lock, self._blas.limit(limits=1, user_api="blas"):  # as for late interaction in search
             for row, ks in by_row.items():
                 for k, v in zip(ks, self.stored.late.span_scores(query, row, [sentences[k][1:] for k in ks])):
                     out[k] = v
