@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from index.store import live_build, load_index
 from service.answer import Answerer
-from service.search import Searcher
+from service.search import Searcher, passage_store
 from touyan.settings import Settings
 
 log = logging.getLogger("touyan.live")
@@ -66,6 +66,11 @@ class LiveIndex:
                 )
                 return
             searcher = Searcher(stored, old.embedder, stored.cases, old.retriever, old.fusion, old.tokens)
+            try:
+                searcher.store = passage_store(self.settings, stored)
+            except Exception as e:  # the store is unreachable or refuses the build: keep what works
+                log.warning("index build %s could not be written to or read from %s (%s); still serving the previous one", build, self.settings.store, e)
+                return
             self.hidden &= {c.source for c in stored.chunks}  # what this build still holds of deleted files
             searcher.hidden = frozenset(self.hidden)
             self.pair = (searcher, self._answerer_for(searcher))

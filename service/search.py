@@ -17,7 +17,7 @@ from index.embed import Embedder, load_embedder
 from index.models import Case, Chunk
 from index.passage_store import EmbeddedStore, PassageStore, Where, top
 from index.e5_tokens import TokenEncoder, TokenEncoding, load_token_encoder
-from index.store import StoredIndex
+from index.store import StoredIndex, live_build
 from index.tokenize import Tokenizer
 from index.transliterate import PinyinNames
 from service.cues import Cues, is_byline, is_latin
@@ -378,4 +378,21 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
         say(f"skipped {err.source}: {err.reason}")
     encoders = embedder.name + (f" + {tokens.name}" if tokens else "")
     say(f"index {'built (' + reason + ')' if reason else 'loaded'}: {len(stored.chunks)} passages, {len(corpus.cases)} cases, {encoders}")
-    return Searcher(stored, embedder, stored.cases, settings.retriever, settings.fusion, tokens)
+    searcher = Searcher(stored, embedder, stored.cases, settings.retriever, settings.fusion, tokens)
+    searcher.store = passage_store(settings, stored, say)
+    return searcher
+
+
+def passage_store(settings: Settings, stored: StoredIndex, say: Callable[[str], None] = log.info) -> PassageStore:
+    """The store ``TOUYAN_STORE`` names for the live build: its own files, or its collection in
+    Milvus (written first when it is not there yet, as the index is built on a first start)."""
+    if settings.store == "embedded":
+        return EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25)
+    from index.milvus_store import MilvusStore, collection_name
+
+    collection = collection_name(live_build(settings.index_dir))
+    try:
+        return MilvusStore.open(settings.store, collection, stored.bm25)
+    except LookupError:
+        say(f"writing the build's {len(stored.chunks)} passages into {collection} at {settings.store}")
+        return MilvusStore.create(settings.store, collection, stored, progress=lambda done, total: say(f"milvus: {done}/{total} passages"))

@@ -18,7 +18,7 @@ from touyan.settings import Settings
 # The flag that sets each setting, for error messages (the variable may not be what the user typed).
 FLAGS = {
     "corpus_dir": "--corpus", "index_dir": "--index-dir", "embedder": "--embedder", "sparse": "--sparse",
-    "retriever": "--retriever", "top_k": "--top-k", "host": "--host", "port": "--port",
+    "retriever": "--retriever", "top_k": "--top-k", "host": "--host", "port": "--port", "store": "--store",
 }
 # Where argparse keeps each flag's value (subcommands' flags are absent from other subcommands).
 DESTS = {field: flag.removeprefix("--").replace("-", "_") for field, flag in FLAGS.items()}
@@ -139,11 +139,15 @@ def cmd_index(settings: Settings, args) -> int:
             rebuild_damaged=True, uploads=settings.documents_dir,
         )
     _warn_skipped(settings, corpus)
+    if settings.store != "embedded":  # moves the build's passages into Milvus (once per build)
+        from service.search import passage_store
+
+        passage_store(settings, stored, lambda m: print(m, file=sys.stderr))
     m = stored.manifest
     state = f"built ({reason})" if reason else "up to date"
     print(
         f"index {state}: {m.chunks} passages from {len(corpus.cases)} cases, {m.embedder} ({m.dim}-d, {m.faiss_index}),"
-        f" e5 tokens {m.tokens or 'none'}, in {settings.index_dir}"
+        f" e5 tokens {m.tokens or 'none'}, in {settings.index_dir}" + ("" if settings.store == "embedded" else f"; passages in {settings.store}")
     )
     return 0
 
@@ -267,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build the index, or refresh it after the corpus changed")
     p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date (cached encodings are reused)")
+    p.add_argument("--store", help="also write the build's passages into Milvus: milvus:///abs/path/file.db or http://host:19530 (env TOUYAN_STORE)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="the passages that best answer a question")

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path(".touyan/index")
+    # Where passages are searched: the build's own files, or Milvus (milvus:///abs/file.db for an
+    # embedded milvus-lite file, http://host:19530 for a server): docs/scale.md.
+    store: str = "embedded"
     documents_dir: Path = Path(".touyan/documents")  # uploaded documents (POST /documents), one folder a report
     max_upload_mb: float = Field(50.0, gt=0, description="the largest document POST /documents takes")
     embedder: str = "use"
@@ -52,6 +55,15 @@ class Settings(BaseSettings):
         if not existing.is_dir():
             raise ValueError(f"{existing} is a file, not a folder")
         return path
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, uri: str) -> str:
+        if uri != "embedded":
+            from index.milvus_store import parse_uri
+
+            parse_uri(uri)  # a ValueError says what a Milvus store looks like
+        return uri
 
     @field_validator("embedder")
     @classmethod
