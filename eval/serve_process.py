@@ -58,14 +58,19 @@ class ServeProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = START_TIMEOUT) -> ServeProcess:
-        """Start the server and wait until /health says ok; stop it and raise if it never does."""
+    def launch(self) -> ServeProcess:
+        """Start the server without waiting for it."""
         with self.log_path.open("wb") as log:
             # Its own session, so that stop() also reaches whatever a custom command spawns.
             self.proc = subprocess.Popen(
                 [*self.command, "--port", str(self.port)], cwd=ROOT, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
+        return self
+
+    def start(self, timeout: float = START_TIMEOUT) -> ServeProcess:
+        """Start the server and wait until /health says ok; stop it and raise if it never does."""
+        self.launch()
         deadline = time.monotonic() + timeout
         while not self._healthy():
             problem = None

@@ -59,7 +59,7 @@ class Document:
 class DocumentStore:
     """The uploaded documents of one server and the background builds that index them."""
 
-    def __init__(self, settings: Settings, searcher: Callable[[], Searcher], hide: Callable[[str], None]) -> None:
+    def __init__(self, settings: Settings, searcher: Callable[[], Searcher | None], hide: Callable[[str], None]) -> None:
         self.settings = settings
         self.folder = settings.documents_dir
         self._searcher = searcher  # the live searcher: its encoders index the uploads
@@ -161,7 +161,8 @@ class DocumentStore:
                     self._set([doc_id], status="ready", detail=None)
 
     def _build(self, pending: list[str]):
-        searcher = self._searcher()
+        while (searcher := self._searcher()) is None:  # the server's first build is still running
+            time.sleep(1)
 
         def progress(done: int, total: int) -> None:
             self._set(pending, done=done, total=total, detail=f"indexing: {done} of {total} texts encoded")

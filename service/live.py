@@ -27,24 +27,35 @@ class LiveIndex:
     CURRENT changes again.
     """
 
-    def __init__(self, settings: Settings, searcher: Searcher, answerer_for: Callable[[Searcher], Answerer]):
+    def __init__(self, settings: Settings, searcher: Searcher | None, answerer_for: Callable[[Searcher], Answerer]):
         self.settings = settings
         self._answerer_for = answerer_for
-        self.pair = (searcher, answerer_for(searcher))
-        self._build = live_build(settings.index_dir)
+        self.pair: tuple[Searcher, Answerer] | None = None
+        self.progress = "starting"  # while there is no searcher yet: what the first build is doing
+        self._build: str | None = None
         self._lock = threading.Lock()
         self.hidden: set[str] = set()  # sources of deleted documents, hidden until a build leaves them out
+        if searcher is not None:
+            self.install(searcher)
+
+    def install(self, searcher: Searcher) -> None:
+        """Serve this searcher (the first one, once a server's first build is done)."""
+        with self._lock:
+            searcher.hidden = frozenset(self.hidden)
+            self.pair = (searcher, self._answerer_for(searcher))
+            self._build = live_build(self.settings.index_dir)
 
     def hide(self, source: str) -> None:
         """Take a source's passages out of answers now; the next build leaves the file out."""
         with self._lock:
             self.hidden.add(source)
-            self.pair[0].hidden = frozenset(self.hidden)
+            if self.pair is not None:
+                self.pair[0].hidden = frozenset(self.hidden)
 
     def stale(self) -> bool:
         """Whether CURRENT names a build other than the one served (a file read: cheap per request)."""
         build = live_build(self.settings.index_dir)
-        return build is not None and build != self._build
+        return self.pair is not None and build is not None and build != self._build
 
     def refresh(self) -> None:
         with self._lock:

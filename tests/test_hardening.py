@@ -153,7 +153,7 @@ def test_the_spec_lists_every_status_the_server_answers(http):
     spec = http.get("/openapi.json").json()
     for path in ("/search", "/ask", "/v1/chat/completions"):
         assert set(spec["paths"][path]["post"]["responses"]) == {"200", "400", "401", "404", "408", "413", "415", "422", "503"}, path
-    assert set(spec["paths"]["/health"]["get"]["responses"]) == {"200", "408", "413"}
+    assert set(spec["paths"]["/health"]["get"]["responses"]) == {"200", "408", "413", "503"}
     assert spec["paths"]["/health"]["get"]["security"] == []
     assert spec["paths"]["/search"]["post"]["security"] == [{"apiKey": []}]
     schemas = spec["components"]["schemas"]

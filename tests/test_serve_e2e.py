@@ -5,6 +5,8 @@ on first start; the test waits for /health, then chats (plain, streaming, follow
 """
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from openai import OpenAI
@@ -86,3 +88,27 @@ def test_bad_request_is_a_4xx_and_the_server_keeps_serving(server, client):
     assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
     assert httpx.post(f"{url}/search", content=b"x" * 70_000).status_code == 413
     assert httpx.get(f"{url}/health").json()["status"] == "ok"
+
+
+def test_a_server_answers_at_once_and_questions_once_its_first_build_is_done(tmp_path):
+    """A first start serves HTTP before the index is built: a question meanwhile gets 503 with
+    Retry-After and the build's progress, and the same server answers it once the build is done."""
+    proc = ServeProcess(env={"TOUYAN_INDEX_DIR": str(tmp_path / "index")}).launch()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=120, trust_env=False) as http:
+            early = None
+            while early is None:  # until the port is open: the index build has not even begun
+                assert proc.proc.poll() is None, proc.log_tail()
+                try:
+                    early = http.post("/ask", json={"question": QUESTION})
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            assert early.status_code == 503, early.text
+            assert early.headers["retry-after"] == "5" and early.json()["detail"].startswith("the index is being built (")
+            assert http.get("/health").status_code in (200, 503)
+            while http.get("/health").status_code != 200:
+                assert proc.proc.poll() is None, proc.log_tail()
+                time.sleep(0.5)
+            assert "6000" in http.post("/ask", json={"question": QUESTION}).json()["answer"]
+    finally:
+        proc.stop()

@@ -33,9 +33,10 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 QUEUED_PATHS = ("/search", "/ask", "/v1/chat/completions")
 
 
-def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None = None) -> FastAPI:
+def create_app(settings: Settings, searcher: Searcher | None, answerer: Answerer | None = None) -> FastAPI:
     """The app over a loaded Searcher, moved to each new build of its index (service/live.py);
-    the answerer defaults to what the settings ask for."""
+    the answerer defaults to what the settings ask for. Without a searcher yet (a first build
+    running), requests that need one get 503 until ``app.state.live.install`` gives it."""
     app = FastAPI(
         title="Touyan (头雁)",
         description="Chinese semantic search and question answering over 《头雁先飞——杭州精品改革案例智库报告》.",
@@ -46,7 +47,7 @@ def create_app(settings: Settings, searcher: Searcher, answerer: Answerer | None
     app.state.settings = settings
     app.state.live = LiveIndex(settings, searcher, (lambda _: answerer) if answerer else (lambda s: make_answerer(settings, s)))
 
-    app.state.documents = DocumentStore(settings, searcher=lambda: app.state.live.pair[0], hide=app.state.live.hide)
+    app.state.documents = DocumentStore(settings, searcher=lambda: app.state.live.pair and app.state.live.pair[0], hide=app.state.live.hide)
 
     for module in (health, search, ask, chat, documents, docs):
         app.include_router(module.router)

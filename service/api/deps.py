@@ -25,6 +25,8 @@ async def get_live(request: Request) -> tuple[Searcher, Answerer]:
     """The searcher and answerer of the index's live build, one pair for the whole request
     (FastAPI resolves a dependency once per request); a new build is loaded off the event loop."""
     live = request.app.state.live
+    if live.pair is None:  # the server's first build is still running
+        raise HTTPException(503, f"the index is being built ({live.progress}); retry shortly", headers={"Retry-After": "5"})
     if live.stale():
         await run_in_threadpool(live.refresh)
     return live.pair

@@ -25,12 +25,14 @@ ANY = {
 }
 # Any but the open paths (service/api/security.py).
 GUARDED = ANY | {401: "no API key, or a wrong one (only when the server has TOUYAN_API_KEY set)"}
+# What reads the index: nothing to read while a server's first build runs.
+BUILDING = {503: "the server's first index build is still running (Retry-After; the message says how far it is)"}
 # A request with a JSON body that encodes a question.
 QUESTION = GUARDED | {
     400: "the body is empty, not UTF-8 or not valid JSON",
     415: "the body was not sent as Content-Type: application/json",
     422: "a field is missing, of the wrong type, out of range or unknown",
-    503: "the server is at capacity: retry after the Retry-After seconds",
+    503: "the server is at capacity, or its first index build is still running: retry after the Retry-After seconds",
 }
 # A question with filters: a case_id may name no case.
 FILTERED = QUESTION | {404: "case_id or report names no case or report (GET /cases, GET /reports list them)"}

@@ -4,13 +4,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import AnswererDep, SearcherDep, SettingsDep
-from service.api.errors import ANY, GUARDED, responses
+from service.api.errors import ANY, BUILDING, GUARDED, responses
 from service.api.schemas import CasesResponse, HealthResponse, ReportsResponse, ReportSummary
 
 router = APIRouter(tags=["meta"])
 
 
-@router.get("/health", response_model=HealthResponse, responses=responses(ANY))
+@router.get("/health", response_model=HealthResponse, responses=responses(ANY | BUILDING))
 async def health(searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep) -> HealthResponse:
     return HealthResponse(
         auth=bool(settings.api_keys),
@@ -22,7 +22,7 @@ async def health(searcher: SearcherDep, answerer: AnswererDep, settings: Setting
     )
 
 
-@router.get("/reports", response_model=ReportsResponse, responses=responses(GUARDED))
+@router.get("/reports", response_model=ReportsResponse, responses=responses(GUARDED | BUILDING))
 async def reports(searcher: SearcherDep) -> ReportsResponse:
     cases = [c.report for c in searcher.cases]
     return ReportsResponse(reports=[
@@ -31,6 +31,6 @@ async def reports(searcher: SearcherDep) -> ReportsResponse:
     ])
 
 
-@router.get("/cases", response_model=CasesResponse, responses=responses(GUARDED))
+@router.get("/cases", response_model=CasesResponse, responses=responses(GUARDED | BUILDING))
 async def cases(searcher: SearcherDep) -> CasesResponse:
     return CasesResponse.model_validate({"cases": [c.summary() for c in searcher.cases]})
