@@ -8,44 +8,65 @@ Tokens found in most passages (punctuation, 的, and in this report 杭州, 改�
 no passage apart; like ColBERT's skip list they are dropped on both sides, which cuts the
 work by a third at no cost (eval/questions.jsonl MRR 0.933 → 0.935, eval/heldout.jsonl
 0.904 → 0.908, shares of 20–60 % tried).
+
+The token vectors are stored as 2-bit codes (index/quantize.py, 16× smaller than float32)
+and a query reads and decodes only its candidates' (``read_codes``, ``vectors``): at a million
+passages they are far too many to hold in memory. The codes come from the build's file here, or
+from a passage store that keeps them (index/milvus_store.py), passed in as ``codes``.
 """
 from __future__ import annotations
 
+import os
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from index.atomic import write_atomic
+from index.quantize import ResidualCodec
 
 # A token in more than this share of the passages is common; with fewer passages than
 # MIN_PASSAGES the shares are too coarse to tell, and nothing is dropped.
 COMMON_SHARE = 0.3
 MIN_PASSAGES = 50
 
+Codes = list[np.ndarray]  # each passage's (tokens, codec.row_bytes) uint8 rows
+
 
 class LateIndex:
-    """All passages' token vectors in one float32 matrix; passage i owns rows offsets[i]:offsets[i+1].
+    """Passage i owns token rows offsets[i]:offsets[i+1] of the codes.
 
-    Saved as a plain .npy, loaded into memory (float32, as converting per query would cost
-    more than scoring): a memory map of a file that shrinks under a running server kills it.
+    Built, the codes are in memory until ``save``; loaded, they stay in their file and are read
+    with ``os.pread`` (not a memory map: a map of a file that shrinks under a running server
+    kills it; a short read is IndexCorrupt instead). Offsets, positions and the codec stay in memory.
     """
 
-    VECTORS = "late_vectors.npy"
+    CODES = "late_codes.bin"
+    CODEC = "late_codec.npz"
     META = "late.npz"
 
-    def __init__(self, vectors: np.ndarray, offsets: np.ndarray, common: np.ndarray, positions: np.ndarray):
-        self.vectors = vectors
+    def __init__(self, codec: ResidualCodec, offsets: np.ndarray, common: np.ndarray, positions: np.ndarray, codes: np.ndarray | None = None):
+        self.codec = codec
         self.offsets = offsets
         self.common = common
         self.positions = positions  # where each token begins in its passage's text (for a sentence's tokens)
+        self._codes = codes
+        self._path: Path | None = None
+        self._fd: int | None = None
 
     @property
     def n_docs(self) -> int:
         return len(self.offsets) - 1
 
+    @property
+    def bytes_per_token(self) -> int:
+        """What the codes store per token (positions, 4 bytes in memory, not counted)."""
+        return self.codec.row_bytes
+
     @classmethod
-    def fit(cls, passages: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> LateIndex:
-        """From each passage's (token vectors, token ids, token starts)."""
+    def fit(cls, passages: list[tuple[np.ndarray, np.ndarray, np.ndarray]], codec: ResidualCodec | None = None) -> LateIndex:
+        """From each passage's (token vectors, token ids, token starts); the codec is fitted on the kept tokens unless given."""
         common = np.zeros(0, np.int32)
         if len(passages) >= MIN_PASSAGES:
             ids, counts = np.unique(np.concatenate([np.unique(i) for _, i, _ in passages]), return_counts=True)
@@ -53,45 +74,62 @@ class LateIndex:
         masks = [~np.isin(ids, common) for _, ids, _ in passages]
         kept = [tokens[m] for (tokens, _, _), m in zip(passages, masks)]
         offsets = np.concatenate([[0], np.cumsum([len(k) for k in kept])]).astype(np.int64)
-        dim = passages[0][0].shape[1] if passages else 0
         positions = np.concatenate([starts[m] for (_, _, starts), m in zip(passages, masks)] or [np.zeros(0, np.int32)]).astype(np.int32)
-        return cls(np.concatenate(kept) if kept else np.zeros((0, dim), np.float32), offsets, common, positions)
+        vectors = np.concatenate(kept) if kept else np.zeros((0, 0), np.float32)
+        codec = codec or ResidualCodec.fit(vectors)
+        return cls(codec, offsets, common, positions, codec.encode(vectors))
 
     def query_tokens(self, tokens: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The question's tokens that are not common; all of them if every one is."""
         keep = ~np.isin(ids, self.common)
         return tokens[keep] if keep.any() else tokens
 
-    def scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Mean over the query's tokens of their best cosine in each of these passages.
+    def read_codes(self, rows: Sequence[int]) -> Codes:
+        """These passages' codes, in their order: one read for each run of consecutive rows."""
+        rows = np.asarray(rows, np.int64)
+        out: Codes = [None] * len(rows)  # type: ignore[list-item]
+        if len(rows) == 0:
+            return out
+        order = np.argsort(rows, kind="stable")
+        ranked = rows[order]
+        breaks = np.flatnonzero(np.diff(ranked) > 1) + 1
+        for block, places in zip(np.split(ranked, breaks), np.split(order, breaks)):
+            first, end = int(self.offsets[block[0]]), int(self.offsets[block[-1] + 1])
+            data = self._read(first, end)
+            for row, place in zip(block.tolist(), places.tolist()):
+                out[place] = data[self.offsets[row] - first : self.offsets[row + 1] - first]
+        return out
 
-        Passages in consecutive rows share one matrix product over their token block (a
-        view, nothing copied), so a few passages of a large index never touch the rest.
-        """
+    def vectors(self, rows: Sequence[int], codes: Codes | None = None) -> list[np.ndarray]:
+        """These passages' decoded token vectors (unit rows), from ``codes`` when given, else read."""
+        codes = self.read_codes(rows) if codes is None else codes
+        decoded = self.codec.decode(np.concatenate(codes)) if codes else np.zeros((0, self.codec.dim), np.float32)
+        return np.split(decoded, np.cumsum([len(c) for c in codes])[:-1])
+
+    def scores(self, query: np.ndarray, rows: Sequence[int], codes: Codes | None = None) -> np.ndarray:
+        """Mean over the query's tokens of their best cosine in each of these passages."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.zeros(len(rows), np.float32)
         if len(query) == 0 or len(rows) == 0:
             return out
-        order = np.argsort(rows)
-        ranked = rows[order]
-        breaks = np.flatnonzero(np.diff(ranked) != 1) + 1
-        for block, positions in zip(np.split(ranked, breaks), np.split(order, breaks)):
-            first, last = block[0], block[-1]
-            offsets = self.offsets[first : last + 2] - self.offsets[first]
+        codes = self.read_codes(rows) if codes is None else codes
+        lengths = np.array([len(c) for c in codes])
+        filled = lengths > 0
+        if filled.any():
             # Query rows against token columns: the faster shape for BLAS (one long output row per query token).
-            sims = query @ self.vectors[self.offsets[first] : self.offsets[last + 1]].T
-            filled = offsets[1:] > offsets[:-1]
-            if filled.any():
-                out[positions[filled]] = np.maximum.reduceat(sims, offsets[:-1][filled], axis=1).mean(axis=0)
+            sims = query @ self.codec.decode(np.concatenate(codes)).T
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            out[filled] = np.maximum.reduceat(sims, starts[filled], axis=1).mean(axis=0)
         return out
 
-    def span_scores(self, query: np.ndarray, row: int, spans: list[tuple[int, int]]) -> list[float | None]:
+    def span_scores(self, query: np.ndarray, row: int, spans: list[tuple[int, int]], codes: np.ndarray | None = None) -> list[float | None]:
         """Late interaction of the query with each character span (a sentence) of passage ``row``:
         its tokens that begin inside the span; None for a span holding none of the kept tokens."""
         first, last = self.offsets[row], self.offsets[row + 1]
         if len(query) == 0 or last == first:
             return [None] * len(spans)
-        sims = query @ self.vectors[first:last].T
+        (vectors,) = self.vectors([row], None if codes is None else [codes])
+        sims = query @ vectors.T
         starts = self.positions[first:last]
         out: list[float | None] = []
         for a, b in spans:
@@ -100,11 +138,48 @@ class LateIndex:
         return out
 
     def save(self, folder: Path) -> None:
-        write_atomic(folder / self.VECTORS, lambda f: np.save(f, np.ascontiguousarray(self.vectors)))
+        """Write the build's files; from then on the codes are read from the file, as a loaded index's."""
+        codes = np.ascontiguousarray(self._all_codes())
+        write_atomic(folder / self.CODES, codes.tobytes())
+        self.codec.save(folder / self.CODEC)
         write_atomic(folder / self.META, lambda f: np.savez(f, offsets=self.offsets, common=self.common, positions=self.positions))
+        self._open(folder / self.CODES)
 
     @classmethod
     def load(cls, folder: Path) -> LateIndex:
         with np.load(folder / cls.META, allow_pickle=False) as z:
             offsets, common, positions = z["offsets"], z["common"], z["positions"]
-        return cls(np.load(folder / cls.VECTORS), offsets, common, positions)
+        index = cls(ResidualCodec.load(folder / cls.CODEC), offsets, common, positions)
+        index._open(folder / cls.CODES)
+        return index
+
+    def _all_codes(self) -> np.ndarray:
+        return self._codes if self._codes is not None else self._read(0, int(self.offsets[-1]))
+
+    def _open(self, path: Path) -> None:
+        self._path, self._codes = path, None
+        # Kept open: a build removed from disk while a server still serves it stays readable.
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def _read(self, first: int, end: int) -> np.ndarray:
+        """Token rows first:end, checked: a file cut short under a running process is IndexCorrupt, not a crash."""
+        width = self.codec.row_bytes
+        if self._codes is not None:
+            return self._codes[first:end]
+        from index.store import IndexCorrupt  # index/store.py imports this module
+
+        want = (end - first) * width
+        parts, at = [], first * width
+        try:
+            while want:
+                data = os.pread(self._fd, want, at)
+                if not data:
+                    break
+                parts.append(data)
+                at, want = at + len(data), want - len(data)
+        except OSError as e:
+            raise IndexCorrupt(self._path, f"cannot be read ({e})") from None
+        if want:
+            raise IndexCorrupt(self._path, f"ends before token row {end} (truncated or altered)")
+        return np.frombuffer(b"".join(parts), np.uint8).reshape(end - first, width)

@@ -21,6 +21,7 @@ the figures.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -28,7 +29,7 @@ import threading
 import unicodedata
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ import numpy as np
 
 from index.bm25 import BM25
 from index.build import HNSW_MIN_CHUNKS, keyword_text
+from index.late import Codes
 from index.passage_store import Where, top
 from index.sparse import SparseIndex, SparseVector
 from index.store import StoredIndex
@@ -51,7 +53,7 @@ log = logging.getLogger("touyan.milvus")
 
 INSTALL = "pip install 'pymilvus==2.5.18' 'milvus-lite==2.5.1' 'setuptools<81'"
 # What the collection's description records, so a reader knows which build it holds and that it is whole.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: each passage's late-interaction token codes (late_codes)
 # The largest result window Milvus serves by default (quotaAndLimits maxQueryResultWindow): row
 # masks are read one window of primary keys at a time, so no read can be cut short.
 QUERY_WINDOW = 16_384
@@ -80,6 +82,9 @@ ANALYZERS: dict[str, dict[str, Any]] = {
 }
 # VARCHAR limits (bytes); a longer value is refused by the engine at insert, not cut.
 ID_CHARS, SOURCE_CHARS, TEXT_CHARS = 1024, 4096, 65_535
+# A passage's token codes (index/late.py) as base64 in pieces of at most TEXT_CHARS, an ARRAY of
+# VARCHAR: ~500 tokens a piece at 97 bytes a token, so a passage of any length fits.
+CODE_PIECES = 256
 
 Progress = Callable[[int, int], None]
 
@@ -198,7 +203,7 @@ class MilvusStore:
     each passage's ``keyword_text`` that ``ANALYZERS`` says. A server without full-text search gets
     a collection without the text field, and ``keyword`` then falls back to the build's own BM25
     (``bm25``) over the rows the engine allows. Late interaction and the token vectors stay in the
-    build's files.
+    build's files, but for the token codes: ``token_codes`` reads the candidates' from the collection.
     """
 
     def __init__(self, client: MilvusClient, collection: str, meta: dict[str, Any], bm25: BM25 | None = None, timeout: float = 30.0):
@@ -209,6 +214,7 @@ class MilvusStore:
         self.engine_bm25 = bool(meta["bm25"])
         self.keywords = str(meta["keywords"])
         self.has_sparse = bool(meta["sparse"])
+        self.code_bytes = int(meta["late_row_bytes"])  # bytes a token (0: no token codes)
         self.bm25 = bm25
         self.timeout = timeout  # pymilvus retries some failures until this runs out
         self._dense_search = {"metric_type": "IP", "params": meta["dense_search"]}
@@ -245,6 +251,7 @@ class MilvusStore:
             "built_at": stored.manifest.built_at,
             "sparse": stored.sparse is not None,
             "keywords": keywords,
+            "late_row_bytes": stored.late.codec.row_bytes if stored.late is not None else 0,
         }
         if client.has_collection(collection):
             old = _meta(client, collection)
@@ -269,6 +276,7 @@ class MilvusStore:
         total = len(stored.chunks)
         for start in range(0, total, batch):
             end = min(start + batch, total)
+            codes = stored.late.read_codes(range(start, end)) if meta["late_row_bytes"] else []
             data = []
             for i in range(start, end):
                 c = stored.chunks[i]
@@ -282,6 +290,8 @@ class MilvusStore:
                 }
                 if sparse is not None:
                     row["sparse"] = sparse[i]
+                if meta["late_row_bytes"]:
+                    row["late_codes"] = code_pieces(codes[i - start])
                 if meta["bm25"]:
                     text = keyword_text(c)
                     row["text"] = " ".join(tokenizer.tokenize(text)) if keywords == "tokens" else text
@@ -362,6 +372,22 @@ class MilvusStore:
                 self._masks.popitem(last=False)
         return mask
 
+    def token_codes(self, rows: Sequence[int]) -> Codes:
+        """These rows' token codes from the collection, in their order (a deleted row has none)."""
+        if not self.code_bytes:
+            raise ValueError("this build has no token vectors (built with TOUYAN_SPARSE=none)")
+        wanted = sorted({int(r) for r in rows})
+        found: dict[int, np.ndarray] = {}
+        for a in range(0, len(wanted), QUERY_WINDOW):
+            part = wanted[a : a + QUERY_WINDOW]
+            for hit in self.client.query(
+                self.collection, filter=f"row in {part}", output_fields=["row", "late_codes"], limit=len(part), timeout=self.timeout
+            ):
+                data = base64.b64decode("".join(hit["late_codes"]))
+                found[int(hit["row"])] = np.frombuffer(data, np.uint8).reshape(-1, self.code_bytes)
+        empty = np.zeros((0, self.code_bytes), np.uint8)
+        return [found.get(int(r), empty) for r in rows]
+
     # -- documents ------------------------------------------------------------------------------
 
     def delete_source(self, source: str) -> int:
@@ -418,6 +444,8 @@ def _create(client: MilvusClient, collection: str, meta: dict[str, Any], stored:
     if meta["sparse"]:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    if meta["late_row_bytes"]:
+        schema.add_field("late_codes", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=CODE_PIECES, max_length=TEXT_CHARS)
     if meta["bm25"]:
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_CHARS, enable_analyzer=True, analyzer_params=analyzer)
         schema.add_field("text_bm25", DataType.SPARSE_FLOAT_VECTOR)
@@ -427,6 +455,15 @@ def _create(client: MilvusClient, collection: str, meta: dict[str, Any], stored:
     # Bounded: a search does not wait for the latest writes; a deleted document is hidden at once by
     # Where.hidden anyway, and builds are written before anyone searches them.
     client.create_collection(collection, schema=schema, index_params=index, consistency_level="Bounded")
+
+
+def code_pieces(codes: np.ndarray) -> list[str]:
+    """A passage's token codes as base64 pieces that each fit a VARCHAR."""
+    text = base64.b64encode(np.ascontiguousarray(codes).tobytes()).decode()
+    pieces = [text[a : a + TEXT_CHARS] for a in range(0, len(text), TEXT_CHARS)] or [""]
+    if len(pieces) > CODE_PIECES:
+        raise ValueError(f"a passage of {len(codes)} tokens is more than a Milvus row holds ({CODE_PIECES} pieces of {TEXT_CHARS} characters)")
+    return pieces
 
 
 def _meta(client: MilvusClient, collection: str) -> dict[str, Any] | None:

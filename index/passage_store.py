@@ -8,6 +8,7 @@ filter (a row mask here, an expression in Milvus).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +16,7 @@ import faiss
 import numpy as np
 
 from index.bm25 import BM25
+from index.late import Codes, LateIndex
 from index.models import Chunk
 from index.sparse import SparseIndex, SparseVector
 
@@ -44,14 +46,19 @@ class PassageStore(Protocol):
         """The rows ``where`` allows as a mask over all rows (None: every row)."""
         ...
 
+    def token_codes(self, rows: Sequence[int]) -> Codes:
+        """These rows' late-interaction token codes, in their order (``LateIndex`` decodes them)."""
+        ...
+
 
 class EmbeddedStore:
-    """The build's own files: exact (or HNSW) FAISS, the sparse inverted index, BM25; filters as row masks."""
+    """The build's own files: exact (or HNSW) FAISS, the sparse inverted index, BM25, the token codes; filters as row masks."""
 
-    def __init__(self, chunks: list[Chunk], faiss_index: faiss.Index, sparse_index: SparseIndex | None, bm25: BM25) -> None:
+    def __init__(self, chunks: list[Chunk], faiss_index: faiss.Index, sparse_index: SparseIndex | None, bm25: BM25, late: LateIndex | None = None) -> None:
         self.faiss_index = faiss_index
         self.sparse_index = sparse_index
         self.bm25 = bm25
+        self.late = late
         self._case = np.array([c.case_id for c in chunks])
         self._page = np.array([-1 if c.page is None else c.page for c in chunks])
         self._report = np.array([c.report for c in chunks])
@@ -83,6 +90,11 @@ class EmbeddedStore:
 
     def keyword(self, tokens: list[str], k: int, where: Where) -> dict[int, float]:
         return top(self.bm25.scores(tokens), k, self.allowed(where))
+
+    def token_codes(self, rows: Sequence[int]) -> Codes:
+        if self.late is None:
+            raise ValueError("this build has no token vectors (built with TOUYAN_SPARSE=none)")
+        return self.late.read_codes(rows)
 
 
 def top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> dict[int, float]:

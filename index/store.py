@@ -35,7 +35,7 @@ from index.models import Case, Chunk, Report
 from index.late import LateIndex
 from index.sparse import SparseIndex
 
-FORMAT = 8
+FORMAT = 9  # 9: token vectors as 2-bit codes (index/late.py)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 BUILD_LOCK = "build.lock"

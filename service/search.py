@@ -134,7 +134,7 @@ class Searcher:
         self._last_tokens: tuple[str, TokenEncoding] | None = None
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
         self.reports = sorted({c.report for c in self._chunks})
-        self.store: PassageStore = EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25)
+        self.store: PassageStore = EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25, stored.late)
         self._case_ids = {c.id for c in cases}
         self.hidden: frozenset[str] = frozenset()  # sources of deleted documents not yet out of the build
         # Encoders and late scoring run one request at a time: they keep both cores busy, and
@@ -251,8 +251,7 @@ class Searcher:
         if self.tokens is None or not rows:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
         encoding = self._token_encoding(question)
-        late = self.stored.late
-        passage_tokens = np.concatenate([late.vectors[late.offsets[r] : late.offsets[r + 1]] for r in rows])
+        passage_tokens = np.concatenate(self.stored.late.vectors(rows, self.store.token_codes(rows)))
         if len(encoding.tokens) == 0 or len(passage_tokens) == 0:
             return encoding.starts, np.zeros(len(encoding.starts), np.float32)
         with self._cpu_lock, self._blas.limit(limits=1, user_api="blas"):
@@ -270,9 +269,10 @@ class Searcher:
         for k, (chunk, _, _) in enumerate(sentences):
             if (row := self._row_of.get(chunk.id)) is not None:
                 by_row.setdefault(row, []).append(k)
+        codes = dict(zip(by_row, self.store.token_codes(list(by_row))))  # read before the lock: it may wait on a server
         with self._cpu_lock, self._blas.limit(limits=1, user_api="blas"):  # as for late interaction in search
             for row, ks in by_row.items():
-                for k, v in zip(ks, self.stored.late.span_scores(query, row, [sentences[k][1:] for k in ks])):
+                for k, v in zip(ks, self.stored.late.span_scores(query, row, [sentences[k][1:] for k in ks], codes[row])):
                     out[k] = v
         return out
 
@@ -302,9 +302,10 @@ class Searcher:
     def _late_scores(self, query: str, rows: np.ndarray) -> np.ndarray:
         encoding = self._token_encoding(query)
         tokens = self.stored.late.query_tokens(encoding.tokens, encoding.ids)
+        codes = self.store.token_codes(rows)  # only the candidates' codes, read before the lock
         # One BLAS thread: more spin against e5's OpenMP threads on two cores (eval/bench_search.py).
         with self._cpu_lock, self._blas.limit(limits=1, user_api="blas"):
-            return self.stored.late.scores(tokens, rows)
+            return self.stored.late.scores(tokens, rows, codes)
 
     def _best_sentence(self, query: str, rows: list[int]) -> dict[int, float]:
         """Each passage's best sentence cosine with the question (passages without a stored sentence are left out)."""
@@ -387,7 +388,7 @@ def passage_store(settings: Settings, stored: StoredIndex, say: Callable[[str], 
     """The store ``TOUYAN_STORE`` names for the live build: its own files, or its collection in
     Milvus (written first when it is not there yet, as the index is built on a first start)."""
     if settings.store == "embedded":
-        return EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25)
+        return EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25, stored.late)
     from index.milvus_store import MilvusStore, collection_name
 
     collection = collection_name(live_build(settings.index_dir))

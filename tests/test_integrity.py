@@ -45,7 +45,7 @@ def damaged(index_dir, tmp_path):
 @pytest.mark.parametrize("name, how, problem", [
     ("vectors.npy", "scramble", "does not match its checksum"),
     ("chunks.json", "truncate", "bytes, not the"),
-    ("late_vectors.npy", "truncate", "bytes, not the"),
+    ("late_codes.bin", "truncate", "bytes, not the"),
     ("vectors.faiss", "truncate", "bytes, not the"),
 ])
 def test_a_damaged_file_is_named_with_its_remedy(damaged, name, how, problem):
@@ -96,7 +96,7 @@ def test_a_running_server_keeps_its_good_build(damaged):
         before = http.post("/search", json={"query": "梦创社区服务多少家企业？"}).json()["results"]
         # Files shrinking under it: what once killed it with SIGBUS (memory-mapped token vectors).
         good = live_folder(damaged)
-        damage(good / "late_vectors.npy", "truncate")
+        damage(good / "late.npz", "truncate")
         assert http.post("/search", json={"query": "梦创社区服务多少家企业？"}).json()["results"] == before
         # A new build that is damaged: logged, and the previous one kept.
         bad = damaged / "builds" / "bad-build"
@@ -105,8 +105,14 @@ def test_a_running_server_keeps_its_good_build(damaged):
         (damaged / CURRENT).write_text("bad-build")
         assert http.post("/search", json={"query": "梦创社区服务多少家企业？"}).json()["results"] == before
         assert http.get("/health").status_code == 200
+        # The token codes are read per query, never mapped: cut short, a search fails naming the file, and the server serves on.
+        (damaged / CURRENT).write_text(good.name)
+        damage(good / "late_codes.bin", "truncate")
+        assert http.post("/search", json={"query": "梦创社区服务多少家企业？"}).status_code == 500
         log = server.log_tail(20000)
+        assert httpx.get(f"{server.url}/health", trust_env=False).status_code == 200, log[-3000:]
     assert "index build bad-build could not be loaded" in log and "chunks.json has" in log
+    assert "late_codes.bin ends before token row" in log
 
 
 def test_the_next_build_removes_what_a_killed_build_left(damaged, searcher):

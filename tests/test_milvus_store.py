@@ -42,7 +42,7 @@ def milvus(searcher, lite_uri):
 @pytest.fixture(scope="module")
 def embedded(searcher) -> EmbeddedStore:
     s = searcher.stored
-    return EmbeddedStore(s.chunks, s.faiss_index, s.sparse, s.bm25)
+    return EmbeddedStore(s.chunks, s.faiss_index, s.sparse, s.bm25, s.late)
 
 
 def queries(searcher, question: str):
@@ -94,6 +94,29 @@ def test_every_channel_matches_the_embedded_store(milvus, embedded, searcher, qu
     assert_same(embedded.sparse(sparse, DEPTH, Where()), milvus.sparse(sparse, DEPTH, Where()), "sparse")
     # The engine's BM25 over our own tokens, with the build's k1 and b, is our BM25.
     assert_same(embedded.keyword(tokens, DEPTH, Where()), milvus.keyword(tokens, DEPTH, Where()), "keyword")
+
+
+def test_token_codes_are_the_builds_and_only_the_asked_rows(milvus, embedded, searcher):
+    late = searcher.stored.late
+    rows = [40, 0, 17, 18, 3, 17, late.n_docs - 1]  # out of order, a run, a repeat
+    codes = milvus.token_codes(rows)
+    assert [len(c) for c in codes] == [late.offsets[r + 1] - late.offsets[r] for r in rows]
+    for ours, theirs in zip(embedded.token_codes(rows), codes):
+        np.testing.assert_array_equal(ours, theirs)
+    assert milvus.token_codes([]) == []
+
+
+def test_late_interaction_scores_from_milvus_codes(milvus, searcher):
+    from service.search import Searcher
+
+    over_milvus = Searcher(searcher.stored, searcher.embedder, searcher.cases, tokens=searcher.tokens)
+    over_milvus.store = milvus
+    for question in QUESTIONS[:3]:
+        # The late retriever scores every passage: every row's codes come from the collection.
+        assert over_milvus.channel_lists(question, "late")["late"] == searcher.channel_lists(question, "late")["late"]
+    chunk = searcher.stored.chunks[5]
+    spans = [(chunk, 0, 30), (chunk, 30, len(chunk.text))]
+    assert over_milvus.sentence_late(QUESTIONS[0], spans) == searcher.sentence_late(QUESTIONS[0], spans)
 
 
 def test_filters_allow_the_same_rows(milvus, embedded, searcher):

@@ -5,6 +5,7 @@ import time
 
 from fastapi import APIRouter, HTTPException
 
+from index.store import IndexCorrupt
 from service.api.deps import JsonBodyRoute, SearcherDep, SettingsDep, check_case, check_report
 from service.api.errors import FILTERED, responses
 from service.api.schemas import SearchRequest, SearchResponse, SearchResult
@@ -19,6 +20,8 @@ def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) ->
     check_report(searcher, body.report)
     try:
         hits = searcher.search(body.query, body.top_k or settings.top_k, case_id=body.case_id, page=body.page, retriever=body.retriever, report=body.report)
+    except IndexCorrupt:  # a ValueError too, but the server's fault (token codes cut short on disk): 500, logged
+        raise
     except ValueError as e:  # a retriever this index cannot serve, e.g. sparse on one built with TOUYAN_SPARSE=none
         raise HTTPException(422, str(e)) from None
     return SearchResponse(
