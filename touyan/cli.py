@@ -136,7 +136,7 @@ def cmd_index(settings: Settings, args) -> int:
     with _progress_bar() as progress:
         stored, corpus, reason = ensure_index(
             settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, progress, args.force, tokens,
-            rebuild_damaged=True, uploads=settings.documents_dir,
+            rebuild_damaged=True, uploads=settings.documents_dir, encode=settings.encode_plan,
         )
     _warn_skipped(settings, corpus)
     if settings.store != "embedded":  # moves the build's passages into Milvus (once per build)

@@ -1,12 +1,13 @@
 """The one settings object: defaults, overridden by ``TOUYAN_*`` env vars, then by CLI flags."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index import e5_tokens, embed
+from index import e5_tokens, embed, encode_pool
 from service.query import FUSIONS, MAX_TOP_K, RETRIEVERS, TOKEN_RETRIEVERS
 
 
@@ -24,6 +25,13 @@ class Settings(BaseSettings):
     sparse: str = "e5"
     threads: int = Field(2, ge=1)
     chunk_chars: int = Field(300, ge=50)
+    # Where a build encodes (index/encode_pool.py, docs/scale-notes-encoding.md): 1 is the build's own
+    # process; more starts that many worker processes sharing the cores. One per core: on two cores,
+    # 2 processes x 1 thread encoded 1.22x as fast as the build's process on 2 threads, 1 process x
+    # 2 threads 0.99x (eval/bench_encode.py). A cluster (ray, auto, ray://host:port) sends the same
+    # batches to Ray instead.
+    encode_workers: int = Field(default_factory=encode_pool.cores, ge=1, description="local processes a build encodes in (default: one per core); 1: the build's own process")
+    encode_cluster: str | None = Field(None, description="Ray cluster a build encodes on: ray, auto or ray://host:port")
 
     retriever: str = "hybrid"
     fusion: str = "weighted"
@@ -65,6 +73,14 @@ class Settings(BaseSettings):
             parse_uri(uri)  # a ValueError says what a Milvus store looks like
         return uri
 
+    @field_validator("encode_cluster")
+    @classmethod
+    def _known_cluster(cls, cluster: str | None) -> str | None:
+        cluster = encode_pool.check_cluster(cluster or None)
+        if cluster is not None and importlib.util.find_spec("ray") is None:
+            raise ValueError("a Ray cluster needs Ray installed: pip install 'touyan[ray]'")
+        return cluster
+
     @field_validator("embedder")
     @classmethod
     def _known_embedder(cls, spec: str) -> str:
@@ -96,6 +112,10 @@ class Settings(BaseSettings):
         if value is not None and not all(part.strip() for part in value.split(",")):
             raise ValueError(f"a blank entry in the comma-separated {info.field_name.replace('_', ' ')}")
         return value
+
+    @property
+    def encode_plan(self) -> encode_pool.EncodePlan:
+        return encode_pool.EncodePlan(self.encode_workers, self.encode_cluster)
 
     @property
     def api_keys(self) -> tuple[str, ...]:
