@@ -96,6 +96,10 @@ class BM25:
         df = np.diff(indptr)
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
         avgdl = doc_lens.mean() if n and doc_lens.any() else 1.0
-        tf = tfs.astype(np.float64)
-        norm = self.k1 * (1 - self.b + self.b * doc_lens[doc_ids] / avgdl)
-        self._weights = (np.repeat(idf, df) * tf * (self.k1 + 1) / (tf + norm)).astype(np.float32)
+        self._weights = np.empty(len(doc_ids), np.float32)
+        for lo in range(0, len(doc_ids), 1 << 22):  # float64 a window at a time: a million passages' postings would take GBs at once
+            hi = min(lo + (1 << 22), len(doc_ids))
+            tf = tfs[lo:hi].astype(np.float64)
+            norm = self.k1 * (1 - self.b + self.b * doc_lens[doc_ids[lo:hi]] / avgdl)
+            term_of = np.searchsorted(indptr, np.arange(lo, hi), side="right") - 1
+            self._weights[lo:hi] = idf[term_of] * tf * (self.k1 + 1) / (tf + norm)

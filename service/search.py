@@ -31,6 +31,8 @@ log = logging.getLogger("touyan.search")
 
 # How deep each retriever's list goes before fusion; the answer is almost always in every top 50.
 CANDIDATES = 50
+# At most this many passages of a page the question names join the candidates (Searcher._on_pages).
+PAGE_ROWS = 4 * CANDIDATES
 RRF_K = 60
 # Weighted fusion of min-max dense, sparse and late-interaction scores and BM25/max: the best
 # weights on eval/questions.jsonl (steps of 0.05), with and without e5's token channels;
@@ -213,7 +215,7 @@ class Searcher:
             "sparse": self.store.sparse(self._token_encoding(query).sparse, depth, where) if retriever == "sparse" or hybrid_tokens else {},
             "bm25": self.store.keyword(self.tokenizer.tokenize(query) + self.names.terms(query), depth, where) if retriever in ("bm25", "hybrid") else {},
         }
-        pool = sorted(set().union(*lists.values()) | self._on_pages(query, retriever, allowed))
+        pool = sorted(set().union(*lists.values()) | self._on_pages(query, retriever, allowed, where))
         if retriever == "late":
             lists["late"] = self._late(query, depth, allowed)
         elif hybrid_tokens:  # late interaction rescores the pooled candidates of the other three
@@ -224,13 +226,19 @@ class Searcher:
             lists["sentence"] = self._best_sentence(query, pool)
         return lists
 
-    def _on_pages(self, query: str, retriever: str, allowed: np.ndarray | None) -> set[int]:
-        """For hybrid, the passages of the pages a question names (第35版): its words may match none of them."""
+    def _on_pages(self, query: str, retriever: str, allowed: np.ndarray | None, where: Where) -> set[int]:
+        """For hybrid, the passages of the pages a question names (第35版): its words may match none of them.
+        Where many reports have that page, its PAGE_ROWS passages nearest the question: late interaction
+        scores every one (10 000 passages at a million, seconds)."""
         pages = Cues.of(query).pages if retriever == "hybrid" else frozenset()
         if not pages:
             return set()
         rows = np.isin(self._page_of, list(pages))
-        return set(np.flatnonzero(rows if allowed is None else rows & allowed).tolist())
+        rows = np.flatnonzero(rows if allowed is None else rows & allowed)
+        if len(rows) <= PAGE_ROWS:
+            return set(rows.tolist())
+        vector = self._query_vector(query)[0]
+        return set().union(*(self.store.dense(vector, PAGE_ROWS, replace(where, page=p)) for p in pages if where.page in (None, p)))
 
     def cases_named(self, question: str) -> frozenset[str] | None:
         """Ids of the cases about the places the question names (an English one in pinyin); None when it names none."""

@@ -41,3 +41,45 @@ def test_save_load_round_trip(tmp_path):
     again = SparseIndex.load(tmp_path / "sparse.npz")
     query = vector([5], [1])
     assert again.scores(query).tolist() == index.scores(query).tolist()
+
+
+def random_index(rng, n_docs=2000, n_features=500, per_doc=40) -> tuple[SparseIndex, list[SparseVector]]:
+    docs = [vector(rng.choice(n_features, per_doc, replace=False), rng.random(per_doc) + 0.01) for _ in range(n_docs)]
+    return SparseIndex.fit(docs), docs
+
+
+def test_a_budget_reads_the_highest_impact_postings_first():
+    rng = np.random.default_rng(1)
+    index, _ = random_index(rng)
+    query = vector(rng.choice(500, 60, replace=False), rng.random(60) + 0.01)
+    exact = index.scores(query, budget=0)
+    total = int(sum(np.diff(index.indptr)[np.searchsorted(index.features, query.ids)]))
+    assert index.scores(query, budget=total).tolist() == exact.tolist()  # within the budget: exact
+    approximate = index.scores(query, budget=total // 3)
+    found = np.flatnonzero(approximate)  # the best by the heads' sums, rescored exactly (float16 weights)
+    np.testing.assert_allclose(approximate[found], exact[found], rtol=2e-3)
+    best = set(np.argsort(-exact)[:20].tolist())
+    assert len(best & set(np.argsort(-approximate)[:20].tolist())) >= 18
+
+
+def test_postings_of_an_older_build_are_put_in_impact_order_on_load():
+    rng = np.random.default_rng(2)
+    index, _ = random_index(rng, n_docs=300, n_features=50, per_doc=10)
+    within = np.repeat(np.arange(len(index.features)), np.diff(index.indptr))
+    by_passage = np.lexsort((index.doc_ids, within))  # how builds before the budget stored them
+    older = SparseIndex(index.features, index.indptr, index.doc_ids[by_passage], index.weights[by_passage], index.n_docs)
+    assert older.cells.tolist() == index.cells.tolist()
+    query = vector([3, 7, 11], [1, 2, 3])
+    assert older.scores(query, budget=40).tolist() == index.scores(query, budget=40).tolist()
+
+
+def test_past_the_budget_a_few_allowed_passages_are_scored_exactly():
+    rng = np.random.default_rng(4)
+    index, _ = random_index(rng)
+    query = vector(rng.choice(500, 60, replace=False), rng.random(60) + 0.01)
+    exact = index.scores(query, budget=0)
+    allowed = np.zeros(index.n_docs, bool)
+    allowed[rng.choice(index.n_docs, 30, replace=False)] = True
+    got = index.scores(query, budget=1000, allowed=allowed)
+    np.testing.assert_allclose(got[allowed], exact[allowed], rtol=2e-3)
+    assert not got[~allowed].any()
