@@ -4,7 +4,7 @@ the engine, behind the same ``PassageStore`` interface as the build's own files 
 One setting picks the backend: ``TOUYAN_STORE=milvus:///abs/path/file.db`` is an embedded
 milvus-lite file (tested here against milvus-lite 2.5.1), ``TOUYAN_STORE=http://host:19530`` a
 Milvus server or cluster (``http://user:password@host:19530`` when it asks for a login; not tested
-here, docs/scale-notes-milvus.md). Builds are immutable, so each build gets a collection of its own
+here, docs/scale.md). Builds are immutable, so each build gets a collection of its own
 (``collection_name``): a server that switches builds switches collections, and a collection that
 exists whole is not written twice.
 
@@ -16,7 +16,7 @@ Scores are the engine's: dense is the inner product of unit vectors (= FAISS's),
 product of unit-normalised latent-term weights (= ``SparseIndex``'s cosine), BM25 Milvus's with the
 build's k1 and b over the terms ``ANALYZERS`` says; by default our own jieba tokens, which makes it
 our BM25's score. With Milvus's jieba analyzer instead the terms differ (no user dictionary), and so
-do the scores and some rankings: eval/bench_milvus.py measures it, docs/scale-notes-milvus.md has
+do the scores and some rankings: eval/bench_milvus.py measures it, docs/scale.md has
 the figures.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ QUERY_WINDOW = 16_384
 # a server uses HNSW like FAISS does. milvus-lite stays exact at any size: its local mode builds no
 # HNSW, and its IVF_FLAT ignores nprobe (300 000 synthetic 512-d rows: IVF_FLAT p50 3.3 ms at
 # recall@50 0.81 at nprobe 8, 32 and 128 alike, FLAT 52 ms at recall 1; eval/bench_milvus.py
-# --scale, docs/scale-notes-milvus.md): a recall fusion would feel.
+# --scale, docs/scale.md): a recall fusion would feel.
 EXACT_MAX_ROWS = HNSW_MIN_CHUNKS
 HNSW = {"M": 32, "efConstruction": 80}  # as index/build.py's make_faiss
 HNSW_EF = 128
