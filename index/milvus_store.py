@@ -82,9 +82,9 @@ ANALYZERS: dict[str, dict[str, Any]] = {
 }
 # VARCHAR limits (bytes); a longer value is refused by the engine at insert, not cut.
 ID_CHARS, SOURCE_CHARS, TEXT_CHARS = 1024, 4096, 65_535
-# A passage's token codes (index/late.py) as base64 in pieces of at most TEXT_CHARS, an ARRAY of
-# VARCHAR: ~500 tokens a piece at 97 bytes a token, so a passage of any length fits.
-CODE_PIECES = 256
+# A passage's token codes (index/late.py) as base64 in one VARCHAR: up to 511 tokens at 96 bytes a
+# token. Not an ARRAY of pieces: milvus-lite 2.5.1 fails every query that matches no row on a
+# collection with an ARRAY field ("Unsupported data type: 0").
 
 Progress = Callable[[int, int], None]
 
@@ -291,7 +291,7 @@ class MilvusStore:
                 if sparse is not None:
                     row["sparse"] = sparse[i]
                 if meta["late_row_bytes"]:
-                    row["late_codes"] = code_pieces(codes[i - start])
+                    row["late_codes"] = code_text(codes[i - start])
                 if meta["bm25"]:
                     text = keyword_text(c)
                     row["text"] = " ".join(tokenizer.tokenize(text)) if keywords == "tokens" else text
@@ -383,7 +383,7 @@ class MilvusStore:
             for hit in self.client.query(
                 self.collection, filter=f"row in {part}", output_fields=["row", "late_codes"], limit=len(part), timeout=self.timeout
             ):
-                data = base64.b64decode("".join(hit["late_codes"]))
+                data = base64.b64decode(hit["late_codes"])
                 found[int(hit["row"])] = np.frombuffer(data, np.uint8).reshape(-1, self.code_bytes)
         empty = np.zeros((0, self.code_bytes), np.uint8)
         return [found.get(int(r), empty) for r in rows]
@@ -445,7 +445,7 @@ def _create(client: MilvusClient, collection: str, meta: dict[str, Any], stored:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     if meta["late_row_bytes"]:
-        schema.add_field("late_codes", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=CODE_PIECES, max_length=TEXT_CHARS)
+        schema.add_field("late_codes", DataType.VARCHAR, max_length=TEXT_CHARS)
     if meta["bm25"]:
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_CHARS, enable_analyzer=True, analyzer_params=analyzer)
         schema.add_field("text_bm25", DataType.SPARSE_FLOAT_VECTOR)
@@ -457,13 +457,12 @@ def _create(client: MilvusClient, collection: str, meta: dict[str, Any], stored:
     client.create_collection(collection, schema=schema, index_params=index, consistency_level="Bounded")
 
 
-def code_pieces(codes: np.ndarray) -> list[str]:
-    """A passage's token codes as base64 pieces that each fit a VARCHAR."""
+def code_text(codes: np.ndarray) -> str:
+    """A passage's token codes as the base64 text its VARCHAR holds."""
     text = base64.b64encode(np.ascontiguousarray(codes).tobytes()).decode()
-    pieces = [text[a : a + TEXT_CHARS] for a in range(0, len(text), TEXT_CHARS)] or [""]
-    if len(pieces) > CODE_PIECES:
-        raise ValueError(f"a passage of {len(codes)} tokens is more than a Milvus row holds ({CODE_PIECES} pieces of {TEXT_CHARS} characters)")
-    return pieces
+    if len(text) > TEXT_CHARS:
+        raise ValueError(f"a passage of {len(codes)} tokens has more token codes than a Milvus VARCHAR holds ({TEXT_CHARS} characters)")
+    return text
 
 
 def _meta(client: MilvusClient, collection: str) -> dict[str, Any] | None:
