@@ -168,5 +168,6 @@ class DocumentStore:
             self._set(pending, done=done, total=total, detail=f"indexing: {done} of {total} texts encoded")
 
         s = self.settings
-        _, corpus, _ = ensure_index(s.corpus_dir, s.index_dir, searcher.embedder, s.chunk_chars, progress, tokens=searcher.tokens, uploads=self.folder)
+        _, corpus, _ = ensure_index(s.corpus_dir, s.index_dir, searcher.embedder, s.chunk_chars, progress, tokens=searcher.tokens,
+                                 uploads=self.folder, encode=s.encode_plan)
         return corpus

@@ -381,7 +381,8 @@ def open_searcher(settings: Settings, progress: Callable[[str], None] | None = N
             say(f"encoding texts (passages and their sentences): {done}/{total} at {rate:.1f} texts/s{left}")
 
     stored, corpus, reason = ensure_index(
-        settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, tokens, uploads=settings.documents_dir
+        settings.corpus_dir, settings.index_dir, embedder, settings.chunk_chars, on_embed, force, tokens,
+        uploads=settings.documents_dir, encode=settings.encode_plan,
     )
     for err in corpus.errors:
         say(f"skipped {err.source}: {err.reason}")

@@ -108,7 +108,8 @@ def test_a_running_server_keeps_its_good_build(damaged):
         # The token codes are read per query, never mapped: cut short, a search fails naming the file, and the server serves on.
         (damaged / CURRENT).write_text(good.name)
         damage(good / "late_codes.bin", "truncate")
-        assert http.post("/search", json={"query": "梦创社区服务多少家企业？"}).status_code == 500
+        failed = http.post("/search", json={"query": "梦创社区服务多少家企业？"})
+        assert failed.status_code == 503 and "late_codes.bin" in failed.json()["detail"], failed.text
         log = server.log_tail(20000)
         assert httpx.get(f"{server.url}/health", trust_env=False).status_code == 200, log[-3000:]
     assert "index build bad-build could not be loaded" in log and "chunks.json has" in log

@@ -21,6 +21,7 @@ from service.api.security import ApiKeys, SecurityHeaders, is_open
 from service.documents import DocumentStore
 from service.live import LiveIndex
 from service.llm import LLMAnswerer
+from index.store import IndexCorrupt
 from service.query import QueryError
 from service.search import Searcher
 from touyan.settings import Settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings, searcher: Searcher | None, answerer: Answerer
         app.include_router(module.router)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(QueryError, errors.query_error)
+    app.add_exception_handler(IndexCorrupt, errors.index_corrupt)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(Exception, errors.unexpected_error)
     # The last added runs first: headers on every answer, then CORS (its preflights need no

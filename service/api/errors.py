@@ -32,7 +32,7 @@ QUESTION = GUARDED | {
     400: "the body is empty, not UTF-8 or not valid JSON",
     415: "the body was not sent as Content-Type: application/json",
     422: "a field is missing, of the wrong type, out of range or unknown",
-    503: "the server is at capacity, or its first index build is still running: retry after the Retry-After seconds",
+    503: "the server is at capacity, or its first index build is still running (retry after the Retry-After seconds), or an index file is damaged (the message names it)",
 }
 # A question with filters: a case_id may name no case.
 FILTERED = QUESTION | {404: "case_id or report names no case or report (GET /cases, GET /reports list them)"}
@@ -98,6 +98,13 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
         message = f"method {request.method} is not allowed here; use {' or '.join(methods)}"
         return error_response(request.url.path, 405, message, headers=headers)
     return error_response(request.url.path, exc.status_code, str(exc.detail), headers=headers)
+
+
+async def index_corrupt(request: Request, exc: Exception) -> JSONResponse:
+    """A build file found damaged while answering (the token codes are read per query): the server's
+    fault, not the client's; it keeps serving what it can and says which file and the remedy."""
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(request.url.path, 503, f"the index is damaged: {exc}")
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

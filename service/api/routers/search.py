@@ -20,7 +20,7 @@ def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) ->
     check_report(searcher, body.report)
     try:
         hits = searcher.search(body.query, body.top_k or settings.top_k, case_id=body.case_id, page=body.page, retriever=body.retriever, report=body.report)
-    except IndexCorrupt:  # a ValueError too, but the server's fault (token codes cut short on disk): 500, logged
+    except IndexCorrupt:  # a ValueError too, but the server's fault: a 503 naming the file (service/api/errors.py)
         raise
     except ValueError as e:  # a retriever this index cannot serve, e.g. sparse on one built with TOUYAN_SPARSE=none
         raise HTTPException(422, str(e)) from None
