@@ -31,14 +31,20 @@ from index.quantize import ResidualCodec
 COMMON_SHARE = 0.3
 MIN_PASSAGES = 50
 
+# A loaded index whose decoded token vectors take at most this many bytes decodes them once and
+# keeps them: decoding a query's ~8 000 candidate tokens costs more than the rest of its late
+# interaction (/ask p50 52 against 40 ms, eval/RESULTS.md), and a corpus of a few thousand
+# passages holds little. Past it (a million passages: ~170 GB decoded) the codes stay on disk.
+DECODED_IN_MEMORY = 512 << 20
+
 Codes = list[np.ndarray]  # each passage's (tokens, codec.row_bytes) uint8 rows
 
 
 class LateIndex:
     """Passage i owns token rows offsets[i]:offsets[i+1] of the codes.
 
-    Built, the codes are in memory until ``save``; loaded, they stay in their file and are read
-    with ``os.pread`` (not a memory map: a map of a file that shrinks under a running server
+    Built, the codes are in memory until ``save``; loaded, a small index decodes them all once
+    (``DECODED_IN_MEMORY``), a large one keeps them in their file and reads them with ``os.pread`` (not a memory map: a map of a file that shrinks under a running server
     kills it; a short read is IndexCorrupt instead). Offsets, positions and the codec stay in memory.
     """
 
@@ -54,6 +60,7 @@ class LateIndex:
         self._codes = codes
         self._path: Path | None = None
         self._fd: int | None = None
+        self._decoded: np.ndarray | None = None  # every token decoded, for a small index
 
     @property
     def n_docs(self) -> int:
@@ -102,6 +109,8 @@ class LateIndex:
 
     def vectors(self, rows: Sequence[int], codes: Codes | None = None) -> list[np.ndarray]:
         """These passages' decoded token vectors (unit rows), from ``codes`` when given, else read."""
+        if self._decoded is not None:
+            return [self._decoded[self.offsets[r] : self.offsets[r + 1]] for r in rows]
         codes = self.read_codes(rows) if codes is None else codes
         decoded = self.codec.decode(np.concatenate(codes)) if codes else np.zeros((0, self.codec.dim), np.float32)
         return np.split(decoded, np.cumsum([len(c) for c in codes])[:-1])
@@ -112,12 +121,17 @@ class LateIndex:
         out = np.zeros(len(rows), np.float32)
         if len(query) == 0 or len(rows) == 0:
             return out
-        codes = self.read_codes(rows) if codes is None else codes
-        lengths = np.array([len(c) for c in codes])
+        if self._decoded is not None:
+            lengths = self.offsets[rows + 1] - self.offsets[rows]
+            tokens = np.concatenate(self.vectors(rows))
+        else:
+            codes = self.read_codes(rows) if codes is None else codes
+            lengths = np.array([len(c) for c in codes])
+            tokens = self.codec.decode(np.concatenate(codes))
         filled = lengths > 0
         if filled.any():
             # Query rows against token columns: the faster shape for BLAS (one long output row per query token).
-            sims = query @ self.codec.decode(np.concatenate(codes)).T
+            sims = query @ tokens.T
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
             out[filled] = np.maximum.reduceat(sims, starts[filled], axis=1).mean(axis=0)
         return out
@@ -146,21 +160,26 @@ class LateIndex:
         self._open(folder / self.CODES)
 
     @classmethod
-    def load(cls, folder: Path) -> LateIndex:
+    def load(cls, folder: Path, decoded_limit: int = DECODED_IN_MEMORY) -> LateIndex:
         with np.load(folder / cls.META, allow_pickle=False) as z:
             offsets, common, positions = z["offsets"], z["common"], z["positions"]
         index = cls(ResidualCodec.load(folder / cls.CODEC), offsets, common, positions)
-        index._open(folder / cls.CODES)
+        index._open(folder / cls.CODES, decoded_limit)
         return index
 
     def _all_codes(self) -> np.ndarray:
         return self._codes if self._codes is not None else self._read(0, int(self.offsets[-1]))
 
-    def _open(self, path: Path) -> None:
+    def _open(self, path: Path, decoded_limit: int = DECODED_IN_MEMORY) -> None:
         self._path, self._codes = path, None
         # Kept open: a build removed from disk while a server still serves it stays readable.
         self._fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self._fd)
+        tokens = int(self.offsets[-1])
+        if tokens * self.codec.dim * 4 <= decoded_limit:  # small: codes and decoded vectors in memory, the file no longer read
+            codes = self._read(0, tokens)
+            self._decoded = self.codec.decode(codes) if tokens else np.zeros((0, self.codec.dim), np.float32)
+            self._codes = codes
 
     def _read(self, first: int, end: int) -> np.ndarray:
         """Token rows first:end, checked: a file cut short under a running process is IndexCorrupt, not a crash."""

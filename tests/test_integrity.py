@@ -105,15 +105,15 @@ def test_a_running_server_keeps_its_good_build(damaged):
         (damaged / CURRENT).write_text("bad-build")
         assert http.post("/search", json={"query": "梦创社区服务多少家企业？"}).json()["results"] == before
         assert http.get("/health").status_code == 200
-        # The token codes are read per query, never mapped: cut short, a search fails naming the file, and the server serves on.
+        # Never mapped: a small build's token codes are decoded at load, so cutting the file short
+        # changes nothing served (a large build's are read per query: tests/test_late.py).
         (damaged / CURRENT).write_text(good.name)
         damage(good / "late_codes.bin", "truncate")
-        failed = http.post("/search", json={"query": "梦创社区服务多少家企业？"})
-        assert failed.status_code == 503 and "late_codes.bin" in failed.json()["detail"], failed.text
+        after = http.post("/search", json={"query": "梦创社区服务多少家企业？"})
+        assert after.status_code == 200 and after.json()["results"] == before, after.text
         log = server.log_tail(20000)
         assert httpx.get(f"{server.url}/health", trust_env=False).status_code == 200, log[-3000:]
     assert "index build bad-build could not be loaded" in log and "chunks.json has" in log
-    assert "late_codes.bin ends before token row" in log
 
 
 def test_the_next_build_removes_what_a_killed_build_left(damaged, searcher):

@@ -107,7 +107,7 @@ def test_a_codes_file_cut_short_under_a_running_process_is_index_corrupt(setting
     for name in (LateIndex.CODES, LateIndex.CODEC, LateIndex.META):
         shutil.copy(build_folder(settings) / name, tmp_path / name)
         (tmp_path / name).chmod(0o644)  # builds are read-only
-    late = LateIndex.load(tmp_path)
+    late = LateIndex.load(tmp_path, decoded_limit=0)  # as a large index: codes read per query
     last = late.n_docs - 1
     query = late.vectors([0])[0][:4]
     cut = int(late.offsets[last]) * late.bytes_per_token + 1  # through the last passage's first token
