@@ -8,7 +8,7 @@ on its own points k-means leaves residuals smaller than an unseen token's.
 
 The build uses one centroid, the mean, and 2 bits: 96 bytes a token, 16× less than float32.
 eval/bench_late_compression.py chose it on the training questions over k-means centroids (the
-PLAID rule), 1 and 4 bits and faiss's PQ (docs/scale-notes-compression.md); it needs no k-means
+PLAID rule), 1 and 4 bits and faiss's PQ (docs/scale.md); it needs no k-means
 and no nearest-centroid search when a million passages are encoded.
 """
 from __future__ import annotations

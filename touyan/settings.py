@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     sparse: str = "e5"
     threads: int = Field(2, ge=1)
     chunk_chars: int = Field(300, ge=50)
-    # Where a build encodes (index/encode_pool.py, docs/scale-notes-encoding.md): 1 is the build's own
+    # Where a build encodes (index/encode_pool.py, docs/scale.md): 1 is the build's own
     # process; more starts that many worker processes sharing the cores. One per core: on two cores,
     # 2 processes x 1 thread encoded 1.22x as fast as the build's process on 2 threads, 1 process x
     # 2 threads 0.99x (eval/bench_encode.py). A cluster (ray, auto, ray://host:port) sends the same
