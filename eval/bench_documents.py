@@ -2,6 +2,9 @@
 
     python -m eval.bench_documents [--pages 20] [--json out.json]
 
+The upload's build encodes as the server's does (TOUYAN_ENCODE_WORKERS, one worker process per
+core from 300 texts on); the encoders alone run in this process.
+
 Builds the index of the bundled corpus in a temporary folder (its encodings cached), then adds
 a newspaper PDF of ``--pages`` pages (two columns, made as tests/test_readers.py makes them, each
 page's text its own) as an upload and refreshes the index as the server does after
@@ -56,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         (uploads / "bench" / "paper.pdf").write_bytes(paper(args.pages))
         progress: list[tuple[float, int, int]] = []
         start = time.perf_counter()
-        stored, corpus, reason = ensure_index(SEEDS, index_dir, embedder, settings.chunk_chars, lambda d, t: progress.append((time.perf_counter() - start, d, t)), tokens=tokens, uploads=uploads)
+        stored, corpus, reason = ensure_index(SEEDS, index_dir, embedder, settings.chunk_chars, lambda d, t: progress.append((time.perf_counter() - start, d, t)), tokens=tokens, uploads=uploads,
+            encode=settings.encode_plan,  # as the server's upload does (TOUYAN_ENCODE_WORKERS=1: in this process)
+        )
         indexing = time.perf_counter() - start
 
         new = [c for c in located(SectionChunker(settings.chunk_chars).run(corpus.cases), corpus) if c.source.startswith("uploads/")]
