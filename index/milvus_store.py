@@ -25,10 +25,8 @@ import base64
 import json
 import logging
 import re
-import threading
 import unicodedata
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ import numpy as np
 from index.bm25 import BM25
 from index.build import HNSW_MIN_CHUNKS, keyword_text
 from index.late import Codes
-from index.passage_store import Where, top
+from index.passage_store import MaskCache, Where, top
 from index.sparse import SparseIndex, SparseVector
 from index.store import StoredIndex
 from index.tokenize import STOP_WORDS, Tokenizer
@@ -218,8 +216,7 @@ class MilvusStore:
         self.bm25 = bm25
         self.timeout = timeout  # pymilvus retries some failures until this runs out
         self._dense_search = {"metric_type": "IP", "params": meta["dense_search"]}
-        self._masks: OrderedDict[Where, np.ndarray] = OrderedDict()
-        self._masks_lock = threading.Lock()  # a Searcher is shared between request threads
+        self._masks = MaskCache(32, self._mask)
 
     # -- making and opening ---------------------------------------------------------------------
 
@@ -357,19 +354,11 @@ class MilvusStore:
     def allowed(self, where: Where) -> np.ndarray | None:
         """The rows ``where`` allows, read from the engine (a window of primary keys at a time); the
         last few masks are kept, until ``delete_source`` changes what they would be."""
-        if where.everything:
-            return None
-        with self._masks_lock:
-            if (mask := self._masks.get(where)) is not None:
-                self._masks.move_to_end(where)
-                return mask
+        return None if where.everything else self._masks.get(where)
+
+    def _mask(self, where: Where) -> np.ndarray:
         mask = np.zeros(self.rows, dtype=bool)
         mask[self._rows_matching(expression(where))] = True
-        mask.flags.writeable = False
-        with self._masks_lock:
-            self._masks[where] = mask
-            if len(self._masks) > 32:
-                self._masks.popitem(last=False)
         return mask
 
     def token_codes(self, rows: Sequence[int]) -> Codes:
@@ -395,8 +384,7 @@ class MilvusStore:
         rows = self._rows_matching(f"source == {literal(source)}")
         if rows:
             self.client.delete(self.collection, ids=rows, timeout=self.timeout)
-            with self._masks_lock:
-                self._masks.clear()
+            self._masks.clear()
         return len(rows)
 
     def count(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +60,33 @@ class PassageStore(Protocol):
         ...
 
 
+
+class MaskCache:
+    """The last ``size`` filters' row masks, read-only, shared by a store's request threads."""
+
+    def __init__(self, size: int, make: Callable[[Where], np.ndarray]) -> None:
+        self._size = size
+        self._make = make
+        self._masks: OrderedDict[Where, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, where: Where) -> np.ndarray:
+        with self._lock:
+            if (mask := self._masks.get(where)) is not None:
+                self._masks.move_to_end(where)
+                return mask
+        mask = self._make(where)
+        mask.flags.writeable = False
+        with self._lock:
+            self._masks[where] = mask
+            if len(self._masks) > self._size:
+                self._masks.popitem(last=False)
+        return mask
+
+    def clear(self) -> None:
+        with self._lock:
+            self._masks.clear()
+
 class EmbeddedStore:
     """The build's own files: exact (or HNSW) FAISS, the sparse inverted index, BM25, the token codes; filters as row masks."""
 
@@ -76,24 +103,11 @@ class EmbeddedStore:
         self._source = np.array([c.source for c in chunks])
         self._rows = len(chunks)
         # A search asks for its filter's mask five times, and at a million passages one costs 2 ms
-        # (a report) to 23 ms (hidden documents): the last few are kept, read-only.
-        self._masks: OrderedDict[Where, np.ndarray] = OrderedDict()
-        self._masks_lock = threading.Lock()
+        # (a report) to 23 ms (hidden documents): the last few are kept.
+        self._masks = MaskCache(8, self._mask)
 
     def allowed(self, where: Where) -> np.ndarray | None:
-        if where.everything:
-            return None
-        with self._masks_lock:
-            if (mask := self._masks.get(where)) is not None:
-                self._masks.move_to_end(where)
-                return mask
-        mask = self._mask(where)
-        mask.flags.writeable = False
-        with self._masks_lock:
-            self._masks[where] = mask
-            if len(self._masks) > 8:
-                self._masks.popitem(last=False)
-        return mask
+        return None if where.everything else self._masks.get(where)
 
     def _mask(self, where: Where) -> np.ndarray:
         mask = np.ones(self._rows, dtype=bool)
