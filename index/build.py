@@ -29,6 +29,7 @@ from index.store import (
     SentenceVectors,
     StoredIndex,
     build_lock,
+    faiss_vectors,
     live_build,
     load_index,
     read_manifest,
@@ -167,6 +168,7 @@ class Indexer:
             + [p.text for c in corpus.cases for s in c.sections for p in s.paragraphs]
         ))
         tokenizer = Tokenizer(words)
+        dense_index = make_faiss(vectors, self.hnsw_min_chunks)
         stored = StoredIndex(
             manifest=Manifest(
                 embedder=self.embedder.name,
@@ -180,8 +182,8 @@ class Indexer:
                 faiss_index="hnsw" if len(chunks) >= self.hnsw_min_chunks else "flat",
             ),
             chunks=chunks,
-            vectors=vectors,
-            faiss_index=make_faiss(vectors, self.hnsw_min_chunks),
+            vectors=faiss_vectors(dense_index),
+            faiss_index=dense_index,
             sparse=sparse,
             late=late,
             sentences=sentences,

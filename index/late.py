@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from index.atomic import write_atomic
+from index.npy_rows import read_exactly
 from index.quantize import ResidualCodec
 
 # A token in more than this share of the passages is common; with fewer passages than
@@ -186,19 +187,5 @@ class LateIndex:
         width = self.codec.row_bytes
         if self._codes is not None:
             return self._codes[first:end]
-        from index.store import IndexCorrupt  # index/store.py imports this module
-
-        want = (end - first) * width
-        parts, at = [], first * width
-        try:
-            while want:
-                data = os.pread(self._fd, want, at)
-                if not data:
-                    break
-                parts.append(data)
-                at, want = at + len(data), want - len(data)
-        except OSError as e:
-            raise IndexCorrupt(self._path, f"cannot be read ({e})") from None
-        if want:
-            raise IndexCorrupt(self._path, f"ends before token row {end} (truncated or altered)")
-        return np.frombuffer(b"".join(parts), np.uint8).reshape(end - first, width)
+        data = read_exactly(self._fd, self._path, (end - first) * width, first * width, f"token row {end}")
+        return np.frombuffer(data, np.uint8).reshape(end - first, width)

@@ -33,9 +33,10 @@ from index.atomic import FILE_MODE, FOLDER_MODE, SEALED_FILE_MODE, SEALED_FOLDER
 from index.bm25 import BM25
 from index.models import Case, Chunk, Report
 from index.late import LateIndex
+from index.npy_rows import NpyRows
 from index.sparse import SparseIndex
 
-FORMAT = 9  # 9: token vectors as 2-bit codes (index/late.py)
+FORMAT = 10  # 9: token vectors as 2-bit codes (index/late.py); 10: sentence vectors in a .npy read by rows when large
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 BUILD_LOCK = "build.lock"
@@ -71,19 +72,38 @@ class Manifest:
     files: dict[str, FileSum] = field(default_factory=dict)  # every other file of the build
 
 
+# Sentence vectors of a loaded build taking more than this stay in their file, read by rows when a
+# question asks for its candidates' (index/npy_rows.py): ~5 sentences a passage is 9.8 GB at a million.
+SENTENCES_IN_MEMORY = 256 << 20
+
+
 @dataclass
 class SentenceVectors:
-    """The dense vector of every sentence of every passage, in passage order: row k is ``spans[k] = (passage row, start, end)``."""
+    """The dense vector of every sentence of every passage, in passage order: row k is ``spans[k] = (passage row, start, end)``.
+    ``vectors`` is an array, or for a large build the file's rows (``NpyRows``)."""
 
     spans: np.ndarray
-    vectors: np.ndarray
+    vectors: np.ndarray | NpyRows
+
+    SPANS = "sentence_spans.npy"
+    VECTORS = "sentence_vectors.npy"
+
+    def save(self, folder: Path) -> None:
+        write_atomic(folder / self.SPANS, lambda f: np.save(f, self.spans))
+        write_atomic(folder / self.VECTORS, lambda f: np.save(f, np.asarray(self.vectors, np.float32)))
+
+    @classmethod
+    def load(cls, folder: Path, in_memory: int = SENTENCES_IN_MEMORY) -> SentenceVectors:
+        spans = np.load(folder / cls.SPANS, allow_pickle=False)
+        path = folder / cls.VECTORS
+        return cls(spans, np.load(path, allow_pickle=False) if path.stat().st_size <= in_memory else NpyRows(path))
 
 
 @dataclass
 class StoredIndex:
     manifest: Manifest
     chunks: list[Chunk]
-    vectors: np.ndarray
+    vectors: np.ndarray  # the passages' dense vectors: a view of the FAISS index's own (``faiss_vectors``)
     faiss_index: faiss.Index
     sparse: SparseIndex | None
     late: LateIndex | None
@@ -108,13 +128,12 @@ def save_index(index_dir: Path, stored: StoredIndex) -> Path:
     (folder / "user_words.json").write_bytes(_json(stored.user_words))
     (folder / "cases.json").write_bytes(_json([c.summary() for c in stored.cases]))
     (folder / "reports.json").write_bytes(_json([{"id": r.id, "title": r.title, "sources": list(r.sources)} for r in stored.reports]))
-    np.save(folder / "vectors.npy", stored.vectors)
     faiss.write_index(stored.faiss_index, str(folder / "vectors.faiss"))
     if stored.sparse is not None:
         stored.sparse.save(folder / "sparse.npz")
     if stored.late is not None:
         stored.late.save(folder)
-    np.savez(folder / "sentences.npz", spans=stored.sentences.spans, vectors=stored.sentences.vectors)
+    stored.sentences.save(folder)
     stored.bm25.save(folder / "bm25.npz")
     files = {p.name: _sum(p) for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
     manifest = Manifest(**{**asdict(stored.manifest), "files": files})
@@ -245,14 +264,15 @@ def load_index(index_dir: Path) -> StoredIndex:
     folder = index_dir / "builds" / live_build(index_dir)
     verify_build(folder, manifest)
     try:
+        dense = faiss.read_index(str(folder / "vectors.faiss"))
         return StoredIndex(
             manifest=manifest,
             chunks=[Chunk.from_dict(d) for d in json.loads((folder / "chunks.json").read_text(encoding="utf-8"))],
-            vectors=np.load(folder / "vectors.npy"),
-            faiss_index=faiss.read_index(str(folder / "vectors.faiss")),
+            vectors=faiss_vectors(dense),
+            faiss_index=dense,
             sparse=SparseIndex.load(folder / "sparse.npz") if manifest.tokens else None,
             late=LateIndex.load(folder) if manifest.tokens else None,
-            sentences=_load_sentences(folder / "sentences.npz"),
+            sentences=SentenceVectors.load(folder),
             bm25=BM25.load(folder / "bm25.npz"),
             user_words=json.loads((folder / "user_words.json").read_text(encoding="utf-8")),
             cases=[Case.from_summary(d) for d in json.loads((folder / "cases.json").read_text(encoding="utf-8"))],
@@ -262,6 +282,12 @@ def load_index(index_dir: Path) -> StoredIndex:
         raise IndexCorrupt(folder, f"cannot be loaded ({type(e).__name__}: {e})") from None
 
 
-def _load_sentences(path: Path) -> SentenceVectors:
-    with np.load(path, allow_pickle=False) as z:
-        return SentenceVectors(z["spans"], z["vectors"])
+def faiss_vectors(index: faiss.Index) -> np.ndarray:
+    """The vectors a flat or HNSW index stores, as a read-only view of its own memory: a second copy
+    is 2 GB at a million passages. The view lives as long as ``index`` does (StoredIndex keeps both)."""
+    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    if not isinstance(flat, faiss.IndexFlat):
+        return index.reconstruct_n(0, index.ntotal)
+    view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    view.flags.writeable = False
+    return view

@@ -43,7 +43,7 @@ def damaged(index_dir, tmp_path):
 
 
 @pytest.mark.parametrize("name, how, problem", [
-    ("vectors.npy", "scramble", "does not match its checksum"),
+    ("vectors.faiss", "scramble", "does not match its checksum"),
     ("chunks.json", "truncate", "bytes, not the"),
     ("late_codes.bin", "truncate", "bytes, not the"),
     ("vectors.faiss", "truncate", "bytes, not the"),
@@ -70,11 +70,11 @@ def run_touyan(*args: str, index_dir: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_command_line_stops_with_one_line_and_index_rebuilds(damaged):
-    damage(live_folder(damaged) / "sentences.npz", "truncate")
+    damage(live_folder(damaged) / "sentence_vectors.npy", "truncate")
     search = run_touyan("search", "梦创社区", index_dir=damaged)
     assert search.returncode == 2
     last = search.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: index file ") and "sentences.npz" in last and "touyan index --force" in last
+    assert last.startswith("error: index file ") and "sentence_vectors.npy" in last and "touyan index --force" in last
     assert "Traceback" not in search.stderr
 
     rebuilt = run_touyan("index", index_dir=damaged)
