@@ -60,7 +60,7 @@ setup(
     ext_modules=[
         Extension(
             "index._e5tokens",
-            sources=["index/e5_tokens.c"],
+            sources=["index/e5_tokens.c", "index/sparse_scores.c"],
             include_dirs=[str(engine_source())],
             depends=["index/e5_matmul.c"],
             extra_compile_args=["-O3", "-funroll-loops", "-fno-tree-slp-vectorize", "-ffast-math", "-mavx2", "-mfma", "-fopenmp"],

@@ -8,7 +8,10 @@ retriever and inside ``hybrid``).
 """
 from __future__ import annotations
 
+import ctypes
+import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +19,12 @@ import numpy as np
 from index.atomic import write_atomic
 
 TOP_K = 256
-# Postings are kept impact-ordered within each feature, in LEVELS bands of weight (band j holds
-# weights in [(LEVELS-1-j)/SCALE, (LEVELS-j)/SCALE), the last band everything above), so a query
-# can read the heads of its features' lists first.
-LEVELS = 256
-SCALE = 512.0
-# Postings a query reads at most: past it, only the highest-impact bands (query weight × band
-# weight) are read and the scores are sums over those (lower bounds), as impact-ordered search
-# engines do. A question touches ~40 postings per passage (its ~210 features are common ones),
-# so exact scoring is linear in the index: 1 s at a million passages (eval/bench_search.py
-# --scale). Below the budget, i.e. up to ~25 000 passages, scores are exact.
+# Past this many postings read by a question (a question touches ~40 per passage: its ~200 latent
+# terms are common ones, so ~25 000 passages), its scores are summed by index/sparse_scores.c on
+# THREADS threads instead of numpy's bincount, whose temporaries are posting-sized: 63 ms against
+# ~1 s at a million passages (eval/bench_search.py --scale). Both are exact.
 BUDGET = 1_000_000
-# Past the budget, the best RESCORED passages by those partial sums get their exact cosine from a
-# passage-major copy of the postings (feature ids, float16 weights: 4 bytes a posting), and the
-# best of them are the answer.
-RESCORED = 4000
+THREADS = min(2, len(os.sched_getaffinity(0)))
 
 
 @dataclass(frozen=True)
@@ -70,19 +64,12 @@ class SparseIndex:
         budget: int = BUDGET,
         forward: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ):
-        cells, ordered = _cells(indptr, weights)
-        if not ordered:  # postings of an older build, in passage order within a feature
-            within = np.repeat(np.arange(len(features)), np.diff(indptr))
-            order = np.lexsort((doc_ids, -_band(weights).astype(np.int16), within))
-            doc_ids, weights = doc_ids[order], weights[order]
-            cells, _ = _cells(indptr, weights)
         self.features = features
         self.indptr = indptr
-        self.doc_ids = doc_ids
-        self.weights = weights
+        self.doc_ids = np.ascontiguousarray(doc_ids, np.int32)
+        self.weights = np.ascontiguousarray(weights, np.float32)
         self.n_docs = n_docs
         self.budget = budget
-        self.cells = cells  # cells[r * LEVELS + j]: where band j (0 = the highest weights) of feature row r begins
         self._forward = forward  # (indptr by passage, feature rows uint16, weights float16); made when first needed
 
     @classmethod
@@ -90,43 +77,33 @@ class SparseIndex:
         docs = np.concatenate([np.full(len(v.ids), d, dtype=np.int32) for d, v in enumerate(vectors)] or [np.zeros(0, np.int32)])
         ids = np.concatenate([v.ids for v in vectors] or [np.zeros(0, np.int32)]).astype(np.int32)
         weights = np.concatenate([_unit(v.weights) for v in vectors] or [np.zeros(0, np.float32)]).astype(np.float32)
-        order = np.lexsort((docs, -_band(weights).astype(np.int16), ids))  # impact-ordered within a feature
+        order = np.lexsort((docs, ids))
         features, counts = np.unique(ids[order], return_counts=True)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(features.astype(np.int32), indptr, docs[order], weights[order], len(vectors))
 
-    def scores(self, query: SparseVector, budget: int | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Cosine of every passage with the query's latent terms; past ``budget`` postings (default
-        ``self.budget``; 0 for none) the exact cosines of the best ``RESCORED`` by the highest-impact
-        bands' sums, 0 elsewhere. ``allowed`` (a row mask) says which passages count: when their own
-        postings are few, they alone are scored, exactly."""
+    def scores(self, query: SparseVector, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of every passage with the query's latent terms. ``allowed`` (a row mask) says which
+        passages count: when their own postings are few (a report, a page), they alone are scored."""
         rows = np.searchsorted(self.features, query.ids)
         known = rows < len(self.features)
         known[known] = self.features[rows[known]] == query.ids[known]
         rows, query_weights = rows[known], _unit(query.weights)[known]
         starts, ends = self.indptr[rows], self.indptr[rows + 1]
-        budget = self.budget if budget is None else budget
-        approximate = bool(budget) and (ends - starts).sum() > budget
-        if approximate and allowed is not None:
+        large = (ends - starts).sum() > self.budget
+        if large and allowed is not None:
             among = np.flatnonzero(allowed)
-            if len(among) * len(self.doc_ids) <= 4 * budget * max(self.n_docs, 1):  # a report, a page: exact over its rows
+            if len(among) * len(self.doc_ids) <= 4 * self.budget * max(self.n_docs, 1):
                 scores = np.zeros(self.n_docs, np.float32)
                 scores[among] = self._exact(rows, query_weights, among)
                 return scores
-        if approximate:
-            ends = self._heads(rows, query_weights, budget)
+        if large:
+            return _summed(self.doc_ids, self.weights, starts, ends, query_weights, self.n_docs)
         lengths = ends - starts
         # All matched postings at once: position j of row r is starts[r] + j.
         postings = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         weights = self.weights[postings] * np.repeat(query_weights, lengths)
-        scores = np.bincount(self.doc_ids[postings], weights=weights, minlength=self.n_docs).astype(np.float32)
-        if approximate:
-            best = np.flatnonzero(scores if allowed is None else scores * allowed)
-            if len(best) > RESCORED:
-                best = best[np.argpartition(-scores[best], RESCORED - 1)[:RESCORED]]
-            scores[:] = 0
-            scores[best] = self._exact(rows, query_weights, best)
-        return scores
+        return np.bincount(self.doc_ids[postings], weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def _exact(self, rows: np.ndarray, query_weights: np.ndarray, docs: np.ndarray) -> np.ndarray:
         """The cosines of these passages with the query, from the passage-major postings."""
@@ -160,19 +137,6 @@ class SparseIndex:
             cursor += np.bincount(ds, minlength=self.n_docs)
         return ptr, features, weights
 
-    def _heads(self, rows: np.ndarray, query_weights: np.ndarray, budget: int) -> np.ndarray:
-        """Where each feature's read stops: the bands whose impact bound (query weight × the band's
-        top weight) is among the highest whose postings fit ``budget`` (at least one band)."""
-        cells = self.cells[rows[:, None] * LEVELS + np.arange(LEVELS + 1)]
-        counts = np.diff(cells, axis=1)
-        impact = query_weights[:, None] * _BAND_TOP[None, :]
-        filled = counts > 0
-        order = np.argsort(-impact[filled], kind="stable")
-        taken = np.cumsum(counts[filled][order])
-        threshold = impact[filled][order][max(int(np.searchsorted(taken, budget, side="right")) - 1, 0)]
-        bands_read = (impact >= threshold).sum(axis=1)  # impacts fall along a row, so the read bands are a prefix
-        return cells[np.arange(len(rows)), bands_read]
-
     def save(self, path: Path) -> None:
         arrays = {"features": self.features, "indptr": self.indptr, "doc_ids": self.doc_ids, "weights": self.weights, "n_docs": np.int64(self.n_docs)}
         write_atomic(path, lambda f: np.savez(f, **arrays))
@@ -183,30 +147,30 @@ class SparseIndex:
             return cls(z["features"], z["indptr"], z["doc_ids"], z["weights"], int(z["n_docs"]))
 
 
-def _band(weights: np.ndarray) -> np.ndarray:
-    return np.minimum(weights * SCALE, LEVELS - 1).astype(np.uint8)
+def _summed(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, query_weights: np.ndarray, n_docs: int) -> np.ndarray:
+    """Every passage's sum of query weight × posting weight over the postings starts[t]:ends[t]
+    (index/sparse_scores.c, in Touyan's engine library)."""
+    scores = np.empty(n_docs, np.float32)
+    starts, ends = np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64)
+    q = np.ascontiguousarray(query_weights, np.float32)
+    if _kernel()(_ptr(doc_ids), _ptr(weights), _ptr(starts), _ptr(ends), _ptr(q), len(q), _ptr(scores), n_docs, THREADS) != 0:
+        raise MemoryError(f"no memory for {THREADS} sparse score accumulators of {n_docs} passages")
+    return scores
 
 
-def _cells(indptr: np.ndarray, weights: np.ndarray, step: int = 1 << 24) -> tuple[np.ndarray, bool]:
-    """Where each (feature row, band) cell begins, and whether the postings are impact-ordered;
-    a window of ``step`` postings at a time, so a large index needs no posting-sized int64 arrays."""
-    rows = len(indptr) - 1
-    counts = np.zeros(rows * LEVELS, np.int64)
-    ordered, prev = True, 0
-    for lo in range(0, len(weights), step):
-        hi = min(lo + step, len(weights))
-        within = np.searchsorted(indptr, np.arange(lo, hi), side="right") - 1
-        key = within * LEVELS + (LEVELS - 1 - _band(weights[lo:hi]).astype(np.int64))
-        ordered = ordered and bool((np.diff(key) >= 0).all())
-        if lo and ordered:  # the window's first posting against the last one before it
-            ordered = key[0] >= prev
-        prev = key[-1]
-        counts += np.bincount(key, minlength=rows * LEVELS)
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), ordered
+@cache
+def _kernel():
+    from index.e5_tokens import engine_library
+
+    fn = ctypes.CDLL(engine_library()).touyan_sparse_scores
+    fn.restype = ctypes.c_int
+    pointer = ctypes.c_void_p
+    fn.argtypes = [pointer, pointer, pointer, pointer, pointer, ctypes.c_int, pointer, ctypes.c_int64, ctypes.c_int]
+    return fn
 
 
-# The highest weight each band can hold, band 0 first (band 0 holds everything above its floor: a cosine weight is at most 1).
-_BAND_TOP = np.concatenate([[1.0], (LEVELS - np.arange(1, LEVELS)) / SCALE]).astype(np.float64)
+def _ptr(array: np.ndarray) -> ctypes.c_void_p:
+    return ctypes.c_void_p(array.ctypes.data)
 
 
 def _unit(weights: np.ndarray) -> np.ndarray:

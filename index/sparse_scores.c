@@ -1,0 +1,44 @@
+/* Touyan's exact scoring of learned sparse vectors over a large inverted index (index/sparse.py).
+ *
+ * A question's ~200 e5 latent terms are common ones: at a million passages it reads ~40 million
+ * postings. numpy's bincount over them takes ~1 s (its index and product arrays are made first);
+ * this loop streams the postings once into one accumulator per thread and sums them: 128 ms on
+ * one thread, 63 ms on two (eval/bench_search.py --scale, RESULTS in docs/scale.md).
+ * Each thread takes its share of every term's postings, so the work splits evenly whatever the
+ * terms' lengths. A posting naming a passage outside 0..n_docs-1 is skipped, not written. */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* scores[d] = sum over terms t of q[t] * weights[p], for the postings p in starts[t]..ends[t]-1
+ * whose doc_ids[p] is d. Returns 0, or -1 when the per-thread accumulators cannot be allocated. */
+int touyan_sparse_scores(const int32_t *doc_ids, const float *weights, const int64_t *starts, const int64_t *ends,
+                         const float *q, int nterms, float *scores, int64_t n_docs, int threads) {
+    if (threads < 1) threads = 1;
+    float *parts = threads > 1 ? calloc((size_t)(threads - 1) * (size_t)n_docs, sizeof(float)) : NULL;
+    if (threads > 1 && !parts) return -1;
+    memset(scores, 0, sizeof(float) * (size_t)n_docs);
+    #pragma omp parallel num_threads(threads)
+    {
+        int me = omp_get_thread_num(), k = omp_get_num_threads();
+        float *acc = me == 0 ? scores : parts + (size_t)(me - 1) * (size_t)n_docs;
+        for (int t = 0; t < nterms; t++) {
+            int64_t len = ends[t] - starts[t];
+            int64_t lo = starts[t] + len * me / k, hi = starts[t] + len * (me + 1) / k;
+            float w = q[t];
+            for (int64_t p = lo; p < hi; p++) {
+                int64_t d = doc_ids[p];
+                if (d >= 0 && d < n_docs) acc[d] += w * weights[p];
+            }
+        }
+        #pragma omp barrier
+        int64_t lo = n_docs * me / k, hi = n_docs * (me + 1) / k;
+        for (int j = 1; j < k; j++) {
+            const float *other = parts + (size_t)(j - 1) * (size_t)n_docs;
+            for (int64_t d = lo; d < hi; d++) scores[d] += other[d];
+        }
+    }
+    free(parts);
+    return 0;
+}
