@@ -71,7 +71,9 @@ from index.e5_tokens import TokenEncoder
 from index.embed import Embedder
 from index.models import Chunk
 from index.passage_store import EmbeddedStore, MaskCache, Where, top
+from index.late import LateIndex
 from index.sparse import SparseIndex
+from index.store import live_build
 from service.search import CANDIDATES, Searcher
 from touyan.settings import Settings
 
@@ -625,9 +627,12 @@ def worker(backend: str, n: int, out: Path, uri: str | None, compare: Path | Non
     say = lambda m: print(f"[{backend} {n}] {m}", file=sys.stderr, flush=True)
     from service.search import open_searcher
 
-    base = open_searcher(Settings.from_flags(store="embedded"), progress=lambda m: None)
+    settings = Settings.from_flags(store="embedded")
+    base = open_searcher(settings, progress=lambda m: None)
     if base.tokens is None:
         raise SystemExit("the scale benchmark needs e5's token channels (TOUYAN_SPARSE=e5)")
+    # At N passages the token codes are far past DECODED_IN_MEMORY: read and decoded per query, as the donors' are here.
+    base.stored = replace(base.stored, late=LateIndex.load(settings.index_dir / "builds" / live_build(settings.index_dir), decoded_limit=0))
     questions = [q.question for q in load_questions()][:questions_limit]
     start = time.perf_counter()
     encodings = {q: (base._query_vector(q), base._token_encoding(q)) for q in questions}
@@ -733,18 +738,18 @@ def run_embedded(base: Searcher, syn: Synthetic, profile: Profile, encodings: di
             ms.append((time.perf_counter() - t) * 1000)
         sweep["flat"] = {"p50": pct(ms, 50), "recall@10": 1.0}
         result["ef_sweep"] = sweep
-    import index.sparse as sparse_module
+    import index.postings as postings
 
-    threads, default = {}, sparse_module.THREADS
-    for n in (1, 2):  # the sparse kernel's threads (index/sparse_scores.c)
-        sparse_module.THREADS = n
+    threads, default = {}, postings.THREADS
+    for n in (1, 2):  # the kernel's threads (index/sparse_scores.c)
+        postings.THREADS = n
         ms = []
         for q in questions:
             t = time.perf_counter()
             top(sparse.scores(encodings[q][1].sparse), CANDIDATES, None)
             ms.append((time.perf_counter() - t) * 1000)
         threads[n] = {"p50": pct(ms, 50), "p99": pct(ms, 99)}
-    sparse_module.THREADS = default
+    postings.THREADS = default
     result["sparse_threads"] = threads
     return result
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from index.atomic import write_atomic
+from index.postings import KERNEL_FROM, summed
 
 
 class BM25:
@@ -43,12 +44,13 @@ class BM25:
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every document; each distinct query term counts once."""
+        rows = np.array(sorted({row for term in query_tokens if (row := self._rows.get(term)) is not None}), np.int64)
+        starts, ends = self._indptr[rows], self._indptr[rows + 1]
+        if (ends - starts).sum() > KERNEL_FROM:  # a large index: the engine's kernel (index/postings.py)
+            return summed(self._doc_ids, self._weights, starts, ends, np.ones(len(rows), np.float32), self.n_docs)
         scores = np.zeros(self.n_docs, dtype=np.float32)
-        for term in set(query_tokens):
-            row = self._rows.get(term)
-            if row is not None:
-                start, end = self._indptr[row], self._indptr[row + 1]
-                scores[self._doc_ids[start:end]] += self._weights[start:end]
+        for start, end in zip(starts.tolist(), ends.tolist()):
+            scores[self._doc_ids[start:end]] += self._weights[start:end]
         return scores
 
     def idf(self, term: str) -> float:

@@ -154,11 +154,22 @@ class EmbeddedStore:
         return self.late.read_codes(rows)
 
 
+# ``top`` over more rows than this first finds a floor the k best must reach, from every SAMPLE-th row.
+SAMPLED_FROM = 1 << 16
+SAMPLE = 16
+
+
 def top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> dict[int, float]:
     """The ``k`` best positive scores among the allowed rows, best first (ties by row)."""
     if allowed is not None:
         scores = np.where(allowed, scores, 0)
-    rows = np.flatnonzero(scores > 0)
+    floor = 0.0
+    if len(scores) >= SAMPLED_FROM and len(scores) >= 4 * SAMPLE * k:
+        # The k-th best of every SAMPLE-th row: at least k rows reach it, so the k best all do, and
+        # ~SAMPLE × k rows are sorted instead of a million (5 ms at a million rows, 1 after).
+        sample = scores[::SAMPLE]
+        floor = max(float(np.partition(sample, len(sample) - k)[len(sample) - k]), 0.0)
+    rows = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
     if len(rows) > k:  # a partial sort: a full one is 80 ms at a million rows
         rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
     best = rows[np.lexsort((rows, -scores[rows]))]

@@ -8,23 +8,19 @@ retriever and inside ``hybrid``).
 """
 from __future__ import annotations
 
-import ctypes
-import os
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from index.atomic import write_atomic
+from index.postings import KERNEL_FROM, summed
 
 TOP_K = 256
 # Past this many postings read by a question (a question touches ~40 per passage: its ~200 latent
-# terms are common ones, so ~25 000 passages), its scores are summed by index/sparse_scores.c on
-# THREADS threads instead of numpy's bincount, whose temporaries are posting-sized: 63 ms against
-# ~1 s at a million passages (eval/bench_search.py --scale). Both are exact.
-BUDGET = 1_000_000
-THREADS = min(2, len(os.sched_getaffinity(0)))
+# terms are common ones, so ~25 000 passages), its scores are summed by the engine's kernel
+# (index/postings.py) instead of numpy's bincount, whose temporaries are posting-sized. Both are exact.
+BUDGET = KERNEL_FROM
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ class SparseIndex:
                 scores[among] = self._exact(rows, query_weights, among)
                 return scores
         if large:
-            return _summed(self.doc_ids, self.weights, starts, ends, query_weights, self.n_docs)
+            return summed(self.doc_ids, self.weights, starts, ends, query_weights, self.n_docs)
         lengths = ends - starts
         # All matched postings at once: position j of row r is starts[r] + j.
         postings = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
@@ -145,32 +141,6 @@ class SparseIndex:
     def load(cls, path: Path) -> SparseIndex:
         with np.load(path, allow_pickle=False) as z:
             return cls(z["features"], z["indptr"], z["doc_ids"], z["weights"], int(z["n_docs"]))
-
-
-def _summed(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, query_weights: np.ndarray, n_docs: int) -> np.ndarray:
-    """Every passage's sum of query weight × posting weight over the postings starts[t]:ends[t]
-    (index/sparse_scores.c, in Touyan's engine library)."""
-    scores = np.empty(n_docs, np.float32)
-    starts, ends = np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64)
-    q = np.ascontiguousarray(query_weights, np.float32)
-    if _kernel()(_ptr(doc_ids), _ptr(weights), _ptr(starts), _ptr(ends), _ptr(q), len(q), _ptr(scores), n_docs, THREADS) != 0:
-        raise MemoryError(f"no memory for {THREADS} sparse score accumulators of {n_docs} passages")
-    return scores
-
-
-@cache
-def _kernel():
-    from index.e5_tokens import engine_library
-
-    fn = ctypes.CDLL(engine_library()).touyan_sparse_scores
-    fn.restype = ctypes.c_int
-    pointer = ctypes.c_void_p
-    fn.argtypes = [pointer, pointer, pointer, pointer, pointer, ctypes.c_int, pointer, ctypes.c_int64, ctypes.c_int]
-    return fn
-
-
-def _ptr(array: np.ndarray) -> ctypes.c_void_p:
-    return ctypes.c_void_p(array.ctypes.data)
 
 
 def _unit(weights: np.ndarray) -> np.ndarray:

@@ -1,11 +1,9 @@
-/* Touyan's exact scoring of learned sparse vectors over a large inverted index (index/sparse.py).
+/* Touyan's sums over the postings of a large inverted index (index/postings.py: the e5 latent
+ * terms of index/sparse.py, BM25's words of index/bm25.py).
  *
- * A question's ~200 e5 latent terms are common ones: at a million passages it reads ~40 million
- * postings. numpy's bincount over them takes ~1 s (its index and product arrays are made first);
- * this loop streams the postings once into one accumulator per thread and sums them: 128 ms on
- * one thread, 63 ms on two (eval/bench_search.py --scale, RESULTS in docs/scale.md).
- * Each thread takes its share of every term's postings, so the work splits evenly whatever the
- * terms' lengths. A posting naming a passage outside 0..n_docs-1 is skipped, not written. */
+ * The postings are streamed once into one accumulator per thread, then the accumulators are
+ * added up; each thread takes its share of every term's postings, so the work splits evenly
+ * whatever the terms' lengths. A posting naming a passage outside 0..n_docs-1 is skipped. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>

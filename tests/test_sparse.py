@@ -5,7 +5,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.sparse import SparseIndex, SparseVector, _summed
+from index.postings import summed
+from index.sparse import SparseIndex, SparseVector
 
 
 def vector(ids, weights) -> SparseVector:
@@ -77,7 +78,7 @@ def test_the_kernel_agrees_with_numpy_on_any_index(docs, query):
 def test_the_kernel_skips_postings_naming_no_passage():
     doc_ids = np.array([0, 5, -1, 2, 1 << 30], np.int32)  # 5, -1 and 2**30 are outside three passages
     weights = np.ones(5, np.float32)
-    got = _summed(doc_ids, weights, np.array([0]), np.array([5]), np.array([2.0]), 3)
+    got = summed(doc_ids, weights, np.array([0]), np.array([5]), np.array([2.0]), 3)
     assert got.tolist() == [2.0, 0.0, 2.0]
 
 
@@ -91,3 +92,30 @@ def test_past_the_budget_a_few_allowed_passages_are_scored_exactly():
     got = with_budget(index, 1000).scores(query, allowed=allowed)
     np.testing.assert_allclose(got[allowed], exact[allowed], rtol=2e-3)
     assert not got[~allowed].any()
+
+
+def test_bm25_past_the_kernel_threshold_scores_the_same(monkeypatch):
+    import index.bm25 as bm25_module
+    from index.bm25 import BM25
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(50)]
+    bm25 = BM25().fit([list(rng.choice(words, rng.integers(1, 30))) for _ in range(500)])
+    query = ["w1", "w7", "w7", "w33", "absent"]
+    numpy_sums = bm25.scores(query)
+    monkeypatch.setattr(bm25_module, "KERNEL_FROM", 0)
+    np.testing.assert_allclose(bm25.scores(query), numpy_sums, rtol=1e-6)
+
+
+def test_top_over_many_rows_is_the_exact_top():
+    from index.passage_store import top
+
+    rng = np.random.default_rng(6)
+    scores = rng.random(300_000).astype(np.float32)
+    scores[rng.choice(300_000, 1000)] = 0
+    allowed = rng.random(300_000) < 0.5
+    for mask in (None, allowed):
+        kept = scores if mask is None else np.where(mask, scores, 0)
+        order = np.lexsort((np.arange(len(kept)), -kept))[:50]
+        assert list(top(scores, 50, mask).items()) == [(int(i), float(kept[i])) for i in order]
+    assert top(np.zeros(100_000, np.float32), 10, None) == {}
