@@ -39,8 +39,10 @@ The synthetic passages (``synthesize``), each drawn from the real build's own di
 - filters: synthetic passages spread over reports of ~1000 passages and pages 1–100; the real
   passages keep their report (seeds) and pages.
 
-Not built at N either, and extrapolated in docs/scale.md: the sentence vectors and the passage
-texts a build loads.
+Made at N so RSS counts them (``loaded_rest``): the passages as a loaded build holds them
+(``Chunk`` objects with their own texts), the token positions and the sentence spans. Not built:
+the sentence vectors, which a build this large reads per query from its file, as it does the
+token codes.
 """
 from __future__ import annotations
 
@@ -681,10 +683,14 @@ def run_embedded(base: Searcher, syn: Synthetic, profile: Profile, encodings: di
     syn.dense = None  # a loaded build's StoredIndex.vectors is a view of the FAISS index's own
     gc.collect()
     _trim()
+    result["rss_store_mb"] = round(rss_mb(), 1)
+    held = loaded_rest(base, syn)  # kept to the end, as a server keeps them
+    result["held_passages"] = len(held[0])
+    _trim()
     result["rss_serving_mb"] = round(rss_mb(), 1)
-    say(f"serving RSS {result['rss_serving_mb']} MB; timing {len(questions)} questions × {len(FILTERS)} filters")
+    say(f"RSS {result['rss_store_mb']} MB with the store, {result['rss_serving_mb']} MB with the rest a loaded build holds; timing {len(questions)} questions × {len(FILTERS)} filters")
     searcher = scaled_searcher(base, syn, store, encodings)
-    for where in FILTERS.values():  # what the first questions add: filter masks, the sparse index's passage-major copy
+    for where in FILTERS.values():  # what the first questions add: filter masks
         hybrid_top(searcher, questions[0], where)
     _trim()
     result["rss_warm_mb"] = round(rss_mb(), 1)
@@ -752,6 +758,20 @@ def run_embedded(base: Searcher, syn: Synthetic, profile: Profile, encodings: di
     postings.THREADS = default
     result["sparse_threads"] = threads
     return result
+
+
+def loaded_rest(base: Searcher, syn: Synthetic) -> tuple:
+    """What a loaded build of ``syn.n`` passages holds beside its store (index/store.py ``load_index``),
+    made here so RSS counts it: the passages (``Chunk`` objects, each text a copy of its donor's, as
+    read from chunks.json), the token positions (int32 a token), the sentence spans (3 int32 a
+    sentence) and the searcher's passage-id lookup. Not the token codes or the sentence vectors: a
+    build this large reads them per query from their files."""
+    donors = [c.to_dict() for c in base._chunks]
+    chunks = [Chunk.from_dict({**donors[d], "id": f"s{r}", "text": donors[d]["text"][:-1] + donors[d]["text"][-1:]}) for r, d in enumerate(syn.donor.tolist())]
+    positions = np.ones(int(syn.token_count.sum()), np.int32)
+    per = len(base.stored.sentences.spans) / len(base._chunks)
+    spans = np.ones((int(per * syn.n), 3), np.int32)
+    return chunks, positions, spans, {c.id: i for i, c in enumerate(chunks)}
 
 
 def run_milvus(base: Searcher, syn: Synthetic, profile: Profile, encodings: dict, questions: list[str], uri: str | None, compare: Path | None, say) -> dict:
@@ -859,7 +879,8 @@ def report(results: list[dict]) -> str:
             build += f" (insert {r['insert_s']}, flush+index+load {r['index_load_s']})"
         lines.append(f"{build}; synthesis {r['synth_s']} s")
         warm = f" ({r['rss_warm_mb']:.0f} MB after the first questions)" if "rss_warm_mb" in r else ""
-        mem = f"RSS serving {r['rss_serving_mb']:.0f} MB{warm}, peak while querying {r['rss_query_peak_mb']:.0f} MB, peak of the process {r['peak_rss_mb']:.0f} MB"
+        store_only = f"store alone {r['rss_store_mb']:.0f} MB, " if "rss_store_mb" in r else ""
+        mem = f"RSS serving ({store_only}with passages, positions, spans) {r['rss_serving_mb']:.0f} MB{warm}, peak while querying {r['rss_query_peak_mb']:.0f} MB, peak of the process {r['peak_rss_mb']:.0f} MB"
         if "server_rss_mb" in r:
             mem += f"; milvus-lite server {r['server_rss_mb']:.0f} MB (peak {r['server_peak_rss_mb']:.0f} MB)"
         lines.append(mem + (f"; disk {r['disk_bytes'] / 1e9:.2f} GB" if "disk_bytes" in r else ""))
