@@ -108,6 +108,7 @@ class SparseIndex:
     def _among(self, rows: np.ndarray, query_weights: np.ndarray, among: np.ndarray) -> np.ndarray:
         """The cosines of passages ``among`` (sorted rows), found by binary search in each term's postings."""
         sums = np.zeros(len(among), np.float32)
+        among = among.astype(self.doc_ids.dtype)  # as the postings: searchsorted would convert each term's postings instead
         for row, weight in zip(rows.tolist(), query_weights.tolist()):
             a, b = int(self.indptr[row]), int(self.indptr[row + 1])
             docs = self.doc_ids[a:b]
