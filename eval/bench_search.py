@@ -879,8 +879,8 @@ def report(results: list[dict]) -> str:
             build += f" (insert {r['insert_s']}, flush+index+load {r['index_load_s']})"
         lines.append(f"{build}; synthesis {r['synth_s']} s")
         warm = f" ({r['rss_warm_mb']:.0f} MB after the first questions)" if "rss_warm_mb" in r else ""
-        store_only = f"store alone {r['rss_store_mb']:.0f} MB, " if "rss_store_mb" in r else ""
-        mem = f"RSS serving ({store_only}with passages, positions, spans) {r['rss_serving_mb']:.0f} MB{warm}, peak while querying {r['rss_query_peak_mb']:.0f} MB, peak of the process {r['peak_rss_mb']:.0f} MB"
+        held = f" (store alone {r['rss_store_mb']:.0f} MB; with passages, positions, spans)" if "rss_store_mb" in r else ""
+        mem = f"RSS serving{held} {r['rss_serving_mb']:.0f} MB{warm}, peak while querying {r['rss_query_peak_mb']:.0f} MB, peak of the process {r['peak_rss_mb']:.0f} MB"
         if "server_rss_mb" in r:
             mem += f"; milvus-lite server {r['server_rss_mb']:.0f} MB (peak {r['server_peak_rss_mb']:.0f} MB)"
         lines.append(mem + (f"; disk {r['disk_bytes'] / 1e9:.2f} GB" if "disk_bytes" in r else ""))

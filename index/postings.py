@@ -35,6 +35,27 @@ def summed(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: n
     return scores
 
 
+def summed_among(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, query_weights: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """The same sums for passages ``among`` alone (ascending), where each term's postings are in passage order."""
+    doc_ids, weights = np.ascontiguousarray(doc_ids, np.int32), np.ascontiguousarray(weights, np.float32)
+    starts, ends = np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64)
+    q, among = np.ascontiguousarray(query_weights, np.float32), np.ascontiguousarray(among, np.int32)
+    sums = np.empty(len(among), np.float32)
+    _among_kernel()(_ptr(doc_ids), _ptr(weights), _ptr(starts), _ptr(ends), _ptr(q), len(q), _ptr(among), len(among), _ptr(sums))
+    return sums
+
+
+@cache
+def _among_kernel():
+    from index.e5_tokens import engine_library
+
+    fn = ctypes.CDLL(engine_library()).touyan_sparse_among
+    pointer = ctypes.c_void_p
+    fn.restype = None
+    fn.argtypes = [pointer, pointer, pointer, pointer, pointer, ctypes.c_int, pointer, ctypes.c_int64, pointer]
+    return fn
+
+
 @cache
 def _kernel():
     from index.e5_tokens import engine_library

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from index.atomic import write_atomic
-from index.postings import KERNEL_FROM, summed
+from index.postings import KERNEL_FROM, summed, summed_among
 
 TOP_K = 256
 # Past this many postings read by a question (a question touches ~40 per passage: its ~200 latent
@@ -22,8 +22,8 @@ TOP_K = 256
 # (index/postings.py) instead of numpy's bincount, whose temporaries are posting-sized. Both are exact.
 BUDGET = KERNEL_FROM
 # Past the budget, a filter allowing at most this many passages (a report, a case) is scored over
-# them alone, by binary search in each term's passage-ordered postings: 5 ms at a million passages
-# for a report of ~1000; a larger one is scored whole and masked.
+# them alone, by search in each term's passage-ordered postings (index/postings.py); a larger one
+# is scored whole and masked.
 FEW_ROWS = 2000
 
 
@@ -95,7 +95,7 @@ class SparseIndex:
         large = (ends - starts).sum() > self.budget
         if large and allowed is not None and (among := np.flatnonzero(allowed)).size <= FEW_ROWS:
             scores = np.zeros(self.n_docs, np.float32)
-            scores[among] = self._among(rows, query_weights, among)
+            scores[among] = summed_among(self.doc_ids, self.weights, starts, ends, query_weights, among)
             return scores
         if large:
             return summed(self.doc_ids, self.weights, starts, ends, query_weights, self.n_docs)
@@ -104,18 +104,6 @@ class SparseIndex:
         postings = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         weights = self.weights[postings] * np.repeat(query_weights, lengths)
         return np.bincount(self.doc_ids[postings], weights=weights, minlength=self.n_docs).astype(np.float32)
-
-    def _among(self, rows: np.ndarray, query_weights: np.ndarray, among: np.ndarray) -> np.ndarray:
-        """The cosines of passages ``among`` (sorted rows), found by binary search in each term's postings."""
-        sums = np.zeros(len(among), np.float32)
-        among = among.astype(self.doc_ids.dtype)  # as the postings: searchsorted would convert each term's postings instead
-        for row, weight in zip(rows.tolist(), query_weights.tolist()):
-            a, b = int(self.indptr[row]), int(self.indptr[row + 1])
-            docs = self.doc_ids[a:b]
-            at = np.minimum(np.searchsorted(docs, among), max(b - a - 1, 0))
-            held = docs[at] == among if b > a else np.zeros(len(among), bool)
-            sums[held] += weight * self.weights[a + at[held]]
-        return sums
 
     def save(self, path: Path) -> None:
         arrays = {"features": self.features, "indptr": self.indptr, "doc_ids": self.doc_ids, "weights": self.weights, "n_docs": np.int64(self.n_docs)}

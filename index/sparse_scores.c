@@ -40,3 +40,26 @@ int touyan_sparse_scores(const int32_t *doc_ids, const float *weights, const int
     free(parts);
     return 0;
 }
+
+/* sums[i] = sum over terms t of q[t] * weights[p], for the posting p of term t naming passage
+ * among[i]: a filter's few passages (a report) scored alone. Needs each term's postings in passage
+ * order and `among` ascending; each passage is found by galloping on from the last one found,
+ * so a term costs about len(among) short searches, not a pass over its postings. */
+void touyan_sparse_among(const int32_t *doc_ids, const float *weights, const int64_t *starts, const int64_t *ends,
+                         const float *q, int nterms, const int32_t *among, int64_t n_among, float *sums) {
+    memset(sums, 0, sizeof(float) * (size_t)n_among);
+    for (int t = 0; t < nterms; t++) {
+        int64_t lo = starts[t], end = ends[t];
+        for (int64_t i = 0; i < n_among && lo < end; i++) {
+            int32_t want = among[i];
+            int64_t hi = lo, step = 1;  /* every posting before lo names a passage below want */
+            while (hi < end && doc_ids[hi] < want) { lo = hi + 1; hi += step; step <<= 1; }
+            if (hi > end) hi = end;
+            while (lo < hi) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (doc_ids[mid] < want) lo = mid + 1; else hi = mid;
+            }
+            if (lo < end && doc_ids[lo] == want) sums[i] += q[t] * weights[lo];
+        }
+    }
+}

@@ -127,3 +127,20 @@ def test_top_over_many_rows_is_the_exact_top():
         order = np.lexsort((np.arange(len(kept)), -kept))[:50]
         assert list(top(scores, 50, mask).items()) == [(int(i), float(kept[i])) for i in order]
     assert top(np.zeros(100_000, np.float32), 10, None) == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_filters_passages_alone_get_the_sums_all_passages_get(data):
+    from index.postings import summed_among
+
+    n_docs = data.draw(st.integers(1, 60))
+    terms = data.draw(st.lists(st.sets(st.integers(0, n_docs - 1), max_size=n_docs), max_size=8))
+    doc_ids = np.array([d for t in terms for d in sorted(t)], np.int32)
+    weights = np.array(data.draw(st.lists(st.floats(0, 4, width=32), min_size=len(doc_ids), max_size=len(doc_ids))), np.float32)
+    ends = np.cumsum([len(t) for t in terms]).astype(np.int64)
+    starts = ends - [len(t) for t in terms]
+    q = np.array(data.draw(st.lists(st.floats(0, 4, width=32), min_size=len(terms), max_size=len(terms))), np.float32)
+    among = np.array(sorted(data.draw(st.sets(st.integers(0, n_docs - 1)))), np.int32)
+    whole = summed(doc_ids, weights, starts, ends, q, n_docs)
+    np.testing.assert_allclose(summed_among(doc_ids, weights, starts, ends, q, among), whole[among], rtol=1e-5, atol=1e-5)
