@@ -1,6 +1,10 @@
 """The synthetic corpus of eval/bench_search.py --scale: shapes, the planted real passages, the inversion."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -8,6 +12,7 @@ import numpy as np
 from eval.bench_search import Profile, invert, synthesize
 from index.bm25 import BM25
 from index.sparse import SparseIndex, SparseVector
+from tests.conftest import ROOT, SEEDS
 
 
 def fake_build(rng, n=12, dim=16):
@@ -62,3 +67,17 @@ def test_invert_is_a_stable_counting_sort_by_key():
     order = np.lexsort((passage, key))
     assert indptr.tolist() == np.concatenate([[0], np.cumsum(np.bincount(key, minlength=7))]).tolist()
     assert docs.tolist() == passage[order].tolist() and moved.tolist() == values[order].tolist()
+
+
+def test_the_scale_benchmark_runs_end_to_end(index_dir, tmp_path):
+    """A small run of what `--scale 1000000` does: past the kernel's threshold (30 000 passages),
+    with every filter; below HNSW's threshold every channel is exact, so the ranking is the exact one."""
+    env = {**os.environ, "TOUYAN_INDEX_DIR": str(index_dir), "TOUYAN_CORPUS_DIR": str(SEEDS)}
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "-m", "eval.bench_search", "--scale", "30000", "--store", "embedded", "--questions-limit", "4", "--json", str(out)]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (result,) = json.loads(out.read_text(encoding="utf-8"))
+    assert result["recall@10"] == {"none": 1.0, "report": 1.0, "page": 1.0}
+    assert result["held_passages"] == 30000 and result["rss_serving_mb"] > result["rss_store_mb"]
+    assert set(result["times"]["none"]) >= {"hybrid", "dense", "sparse", "bm25", "late"}
