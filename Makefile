@@ -14,7 +14,7 @@ test: setup-dev browser
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
-# Installing compiles index/e5_tokens.c and index/e5_matmul.c (setup.py), so a change to them reinstalls too.
+# Installing compiles index/e5_tokens.c, index/e5_matmul.c and index/sparse_scores.c (setup.py), so a change to them reinstalls too.
 $(VENV)/.installed: pyproject.toml setup.py index/e5_tokens.c index/e5_matmul.c index/sparse_scores.c
 	python3 -m venv $(VENV)
 	$(PIP) install -e .

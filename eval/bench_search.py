@@ -534,7 +534,7 @@ def old_channels(store: EmbeddedStore):
     set of the allowed rows for filtered HNSW, every posting of the question's latent terms."""
 
     sp = store.sparse_index
-    numpy_sums = SparseIndex(sp.features, sp.indptr, sp.doc_ids, sp.weights, sp.n_docs, budget=1 << 62)  # bincount over every posting
+    numpy_sums = SparseIndex(sp.features, sp.indptr, sp.doc_ids, sp.weights, sp.n_docs, kernel_from=1 << 62)  # bincount over every posting
 
     def old_top(scores, k, allowed):
         if allowed is not None:

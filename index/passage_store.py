@@ -21,6 +21,7 @@ from index.bm25 import BM25
 from index.late import Codes, LateIndex
 from index.models import Chunk
 from index.sparse import SparseIndex, SparseVector
+from index.store import StoredIndex
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,6 @@ class PassageStore(Protocol):
         ...
 
 
-
 class MaskCache:
     """The last ``size`` filters' row masks, read-only, shared by a store's request threads."""
 
@@ -87,6 +87,7 @@ class MaskCache:
         with self._lock:
             self._masks.clear()
 
+
 class EmbeddedStore:
     """The build's own files: exact (or HNSW) FAISS, the sparse inverted index, BM25, the token codes; filters as row masks."""
 
@@ -105,6 +106,11 @@ class EmbeddedStore:
         # A search asks for its filter's mask five times, and at a million passages one costs 2 ms
         # (a report) to 23 ms (hidden documents): the last few are kept.
         self._masks = MaskCache(8, self._mask)
+
+    @classmethod
+    def of(cls, stored: StoredIndex) -> EmbeddedStore:
+        """The store over a loaded build's own files."""
+        return cls(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25, stored.late)
 
     def allowed(self, where: Where) -> np.ndarray | None:
         return None if where.everything else self._masks.get(where)

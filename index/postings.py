@@ -26,44 +26,46 @@ KERNEL_FROM = 1_000_000
 def summed(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, query_weights: np.ndarray, n_docs: int) -> np.ndarray:
     """scores[d] = Σ_t query_weights[t] × weights[p] over the postings p in starts[t]:ends[t] naming passage d
     (int32 ``doc_ids``, float32 ``weights``; a posting naming no passage in 0..n_docs-1 is skipped)."""
-    doc_ids, weights = np.ascontiguousarray(doc_ids, np.int32), np.ascontiguousarray(weights, np.float32)
-    starts, ends = np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64)
-    q = np.ascontiguousarray(query_weights, np.float32)
+    postings = _postings(doc_ids, weights, starts, ends, query_weights)
     scores = np.empty(n_docs, np.float32)
-    if _kernel()(_ptr(doc_ids), _ptr(weights), _ptr(starts), _ptr(ends), _ptr(q), len(q), _ptr(scores), n_docs, THREADS) != 0:
+    status = _engine("touyan_sparse_scores", ctypes.c_int, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int)(
+        *map(_ptr, postings), len(postings[-1]), _ptr(scores), n_docs, THREADS
+    )
+    if status != 0:
         raise MemoryError(f"no memory for {THREADS} score accumulators of {n_docs} passages")
     return scores
 
 
 def summed_among(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, query_weights: np.ndarray, among: np.ndarray) -> np.ndarray:
     """The same sums for passages ``among`` alone (ascending), where each term's postings are in passage order."""
-    doc_ids, weights = np.ascontiguousarray(doc_ids, np.int32), np.ascontiguousarray(weights, np.float32)
-    starts, ends = np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64)
-    q, among = np.ascontiguousarray(query_weights, np.float32), np.ascontiguousarray(among, np.int32)
+    postings = _postings(doc_ids, weights, starts, ends, query_weights)
+    among = np.ascontiguousarray(among, np.int32)
     sums = np.empty(len(among), np.float32)
-    _among_kernel()(_ptr(doc_ids), _ptr(weights), _ptr(starts), _ptr(ends), _ptr(q), len(q), _ptr(among), len(among), _ptr(sums))
+    _engine("touyan_sparse_among", None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)(
+        *map(_ptr, postings), len(postings[-1]), _ptr(among), len(among), _ptr(sums)
+    )
     return sums
 
 
+def _postings(doc_ids, weights, starts, ends, query_weights) -> tuple[np.ndarray, ...]:
+    """The arrays both kernels read, in the types they read them as (copies only where they differ)."""
+    return (
+        np.ascontiguousarray(doc_ids, np.int32),
+        np.ascontiguousarray(weights, np.float32),
+        np.ascontiguousarray(starts, np.int64),
+        np.ascontiguousarray(ends, np.int64),
+        np.ascontiguousarray(query_weights, np.float32),
+    )
+
+
 @cache
-def _among_kernel():
+def _engine(name: str, restype, *tail) -> ctypes._CFuncPtr:
+    """A kernel of Touyan's engine library: five array pointers and the term count, then ``tail``."""
     from index.e5_tokens import engine_library
 
-    fn = ctypes.CDLL(engine_library()).touyan_sparse_among
-    pointer = ctypes.c_void_p
-    fn.restype = None
-    fn.argtypes = [pointer, pointer, pointer, pointer, pointer, ctypes.c_int, pointer, ctypes.c_int64, pointer]
-    return fn
-
-
-@cache
-def _kernel():
-    from index.e5_tokens import engine_library
-
-    fn = ctypes.CDLL(engine_library()).touyan_sparse_scores
-    pointer = ctypes.c_void_p
-    fn.restype = ctypes.c_int
-    fn.argtypes = [pointer, pointer, pointer, pointer, pointer, ctypes.c_int, pointer, ctypes.c_int64, ctypes.c_int]
+    fn = getattr(ctypes.CDLL(engine_library()), name)
+    fn.restype = restype
+    fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int, *tail]
     return fn
 
 

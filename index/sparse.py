@@ -17,11 +17,10 @@ from index.atomic import write_atomic
 from index.postings import KERNEL_FROM, summed, summed_among
 
 TOP_K = 256
-# Past this many postings read by a question (a question touches ~40 per passage: its ~200 latent
-# terms are common ones, so ~25 000 passages), its scores are summed by the engine's kernel
+# A question reading more than KERNEL_FROM postings (it touches ~40 a passage: its ~200 latent
+# terms are common ones, so past ~25 000 passages) is summed by the engine's kernel
 # (index/postings.py) instead of numpy's bincount, whose temporaries are posting-sized. Both are exact.
-BUDGET = KERNEL_FROM
-# Past the budget, a filter allowing at most this many passages (a report, a case) is scored over
+# Past that, a filter allowing at most this many passages (a report, a case) is scored over
 # them alone, by search in each term's passage-ordered postings (index/postings.py); a larger one
 # is scored whole and masked.
 FEW_ROWS = 2000
@@ -61,14 +60,14 @@ class SparseIndex:
         doc_ids: np.ndarray,
         weights: np.ndarray,
         n_docs: int,
-        budget: int = BUDGET,
+        kernel_from: int = KERNEL_FROM,
     ):
         self.features = features
         self.indptr = indptr
         self.doc_ids = np.ascontiguousarray(doc_ids, np.int32)
         self.weights = np.ascontiguousarray(weights, np.float32)
         self.n_docs = n_docs
-        self.budget = budget
+        self.kernel_from = kernel_from
         if not _passage_ordered(indptr, self.doc_ids):  # each feature's postings in passage order (FEW_ROWS needs it)
             within = np.repeat(np.arange(len(features)), np.diff(indptr))
             order = np.lexsort((self.doc_ids, within))
@@ -92,7 +91,7 @@ class SparseIndex:
         known[known] = self.features[rows[known]] == query.ids[known]
         rows, query_weights = rows[known], _unit(query.weights)[known]
         starts, ends = self.indptr[rows], self.indptr[rows + 1]
-        large = (ends - starts).sum() > self.budget
+        large = (ends - starts).sum() > self.kernel_from
         if large and allowed is not None and (among := np.flatnonzero(allowed)).size <= FEW_ROWS:
             scores = np.zeros(self.n_docs, np.float32)
             scores[among] = summed_among(self.doc_ids, self.weights, starts, ends, query_weights, among)

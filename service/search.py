@@ -136,7 +136,7 @@ class Searcher:
         self._last_tokens: tuple[str, TokenEncoding] | None = None
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
         self.reports = sorted({c.report for c in self._chunks})
-        self.store: PassageStore = EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25, stored.late)
+        self.store: PassageStore = EmbeddedStore.of(stored)
         self._case_ids = {c.id for c in cases}
         self.hidden: frozenset[str] = frozenset()  # sources of deleted documents not yet out of the build
         # Encoders and late scoring run one request at a time: they keep both cores busy, and
@@ -397,7 +397,7 @@ def passage_store(settings: Settings, stored: StoredIndex, say: Callable[[str], 
     """The store ``TOUYAN_STORE`` names for the live build: its own files, or its collection in
     Milvus (written first when it is not there yet, as the index is built on a first start)."""
     if settings.store == "embedded":
-        return EmbeddedStore(stored.chunks, stored.faiss_index, stored.sparse, stored.bm25, stored.late)
+        return EmbeddedStore.of(stored)
     from index.milvus_store import MilvusStore, collection_name
 
     collection = collection_name(live_build(settings.index_dir))

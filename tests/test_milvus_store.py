@@ -42,7 +42,7 @@ def milvus(searcher, lite_uri):
 @pytest.fixture(scope="module")
 def embedded(searcher) -> EmbeddedStore:
     s = searcher.stored
-    return EmbeddedStore(s.chunks, s.faiss_index, s.sparse, s.bm25, s.late)
+    return EmbeddedStore.of(s)
 
 
 def queries(searcher, question: str):

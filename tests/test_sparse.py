@@ -51,16 +51,16 @@ def random_index(rng, n_docs=2000, n_features=500, per_doc=40) -> tuple[SparseIn
     return SparseIndex.fit(docs), docs
 
 
-def with_budget(index: SparseIndex, budget: int) -> SparseIndex:
-    return SparseIndex(index.features, index.indptr, index.doc_ids, index.weights, index.n_docs, budget=budget)
+def with_kernel_from(index: SparseIndex, postings: int) -> SparseIndex:
+    return SparseIndex(index.features, index.indptr, index.doc_ids, index.weights, index.n_docs, kernel_from=postings)
 
 
-def test_past_the_budget_the_engine_kernel_sums_the_same_cosines():
+def test_past_the_threshold_the_engine_kernel_sums_the_same_cosines():
     rng = np.random.default_rng(1)
     index, _ = random_index(rng)
     query = vector(rng.choice(500, 60, replace=False), rng.random(60) + 0.01)
-    numpy_sums = with_budget(index, 10**9).scores(query)
-    np.testing.assert_allclose(with_budget(index, 0).scores(query), numpy_sums, rtol=1e-5, atol=1e-7)
+    numpy_sums = with_kernel_from(index, 10**9).scores(query)
+    np.testing.assert_allclose(with_kernel_from(index, 0).scores(query), numpy_sums, rtol=1e-5, atol=1e-7)
 
 
 @settings(max_examples=200, deadline=None)
@@ -72,7 +72,7 @@ def test_the_kernel_agrees_with_numpy_on_any_index(docs, query):
     vectors = [vector(*zip(*dict(d).items())) if d else vector([], []) for d in docs]
     q = vector(*zip(*dict(query).items())) if query else vector([], [])
     index = SparseIndex.fit(vectors)
-    np.testing.assert_allclose(with_budget(index, 0).scores(q), with_budget(index, 10**9).scores(q), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(with_kernel_from(index, 0).scores(q), with_kernel_from(index, 10**9).scores(q), rtol=1e-5, atol=1e-6)
 
 
 def test_the_kernel_skips_postings_naming_no_passage():
@@ -82,14 +82,14 @@ def test_the_kernel_skips_postings_naming_no_passage():
     assert got.tolist() == [2.0, 0.0, 2.0]
 
 
-def test_past_the_budget_a_few_allowed_passages_are_scored_exactly():
+def test_past_the_threshold_a_few_allowed_passages_are_scored_exactly():
     rng = np.random.default_rng(4)
     index, _ = random_index(rng)
     query = vector(rng.choice(500, 60, replace=False), rng.random(60) + 0.01)
     exact = index.scores(query)
     allowed = np.zeros(index.n_docs, bool)
     allowed[rng.choice(index.n_docs, 30, replace=False)] = True
-    got = with_budget(index, 1000).scores(query, allowed=allowed)
+    got = with_kernel_from(index, 1000).scores(query, allowed=allowed)
     np.testing.assert_allclose(got[allowed], exact[allowed], rtol=1e-5)
     assert not got[~allowed].any()
 
