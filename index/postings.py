@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-from functools import cache
-
 import numpy as np
 
 THREADS = min(2, len(os.sched_getaffinity(0)))
@@ -58,15 +56,11 @@ def _postings(doc_ids, weights, starts, ends, query_weights) -> tuple[np.ndarray
     )
 
 
-@cache
 def _engine(name: str, restype, *tail) -> ctypes._CFuncPtr:
-    """A kernel of Touyan's engine library: five array pointers and the term count, then ``tail``."""
-    from index.e5_tokens import engine_library
+    """A kernel of index/sparse_scores.c: five array pointers and the term count, then ``tail``."""
+    from index.e5_tokens import engine_function
 
-    fn = getattr(ctypes.CDLL(engine_library()), name)
-    fn.restype = restype
-    fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int, *tail]
-    return fn
+    return engine_function(name, restype, *[ctypes.c_void_p] * 5, ctypes.c_int, *tail)
 
 
 def _ptr(array: np.ndarray) -> ctypes.c_void_p:

@@ -51,6 +51,7 @@ class ResidualCodec:
     cutoffs: np.ndarray  # (dim, 2^nbits - 1) each dimension's ascending bucket boundaries
     weights: np.ndarray  # (dim, 2^nbits) what each bucket decodes to
     nbits: int = NBITS
+    byte_table: np.ndarray = field(init=False, repr=False)  # (code bytes, 256, per): what byte b's value v decodes to
     _table: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -61,7 +62,7 @@ class ResidualCodec:
         per, mask = 8 // self.nbits, (1 << self.nbits) - 1
         digit = (np.arange(256)[:, None] >> (self.nbits * np.arange(per))[None, :]) & mask  # (256, per)
         dims = np.arange(self.dim).reshape(-1, per)  # (code bytes, per)
-        table = np.ascontiguousarray(self.weights[dims[:, None, :], digit[None, :, :]], np.float32)  # (code bytes, 256, per)
+        self.byte_table = table = np.ascontiguousarray(self.weights[dims[:, None, :], digit[None, :, :]], np.float32)
         # An entry of 2 or 4 floats as one float64/complex128 item: numpy's 1-D take moves items faster than rows.
         item = {1: np.float32, 2: np.float64, 4: np.complex128, 8: None}[per]
         self._table = table.reshape(-1, per) if item is None else table.reshape(-1, per).view(item).ravel()

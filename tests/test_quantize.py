@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from index.late import LateIndex
+from index.late import LateIndex, coded_scores
 from index.quantize import ResidualCodec, bucketize, centroid_count, pack
 
 FLOAT32_BYTES = 384 * 4
@@ -98,3 +100,63 @@ def test_a_late_index_codes_what_it_is_given(e5_tokens):
     late = LateIndex.fit([(e5_tokens, ids, starts)])
     (decoded,) = late.vectors([0])
     assert decoded.shape == e5_tokens.shape and cosines(decoded, e5_tokens).mean() > 0.96
+
+
+def numpy_late_scores(codec: ResidualCodec, query: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
+    """The kernel's definition: each passage's decoded tokens, best cosine per query token, mean."""
+    return np.array([(query @ codec.decode(c).T).max(axis=1).mean() if len(c) else 0.0 for c in codes], np.float32)
+
+
+def test_the_late_kernel_scores_the_builds_codes_as_numpy_does(searcher):
+    late = searcher.stored.late
+    rows = list(range(late.n_docs))
+    codes = late.read_codes(rows)
+    query = late.codec.decode(codes[0][:9])  # real token vectors as the question's
+    np.testing.assert_allclose(coded_scores(late.codec, query, codes), numpy_late_scores(late.codec, query, codes), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(coded_scores(late.codec, query, codes), late.scores(query, rows), rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    nbits=st.sampled_from([1, 2, 4, 8]),
+    k=st.sampled_from([1, 3, 300]),
+    lengths=st.lists(st.integers(0, 9), min_size=0, max_size=12),
+    n_query=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_the_late_kernel_agrees_with_numpy_on_any_codes(nbits, k, lengths, n_query, seed):
+    rng = np.random.default_rng(seed)
+    dim = 16
+    vectors = rng.standard_normal((max(k * 2, 64), dim)).astype(np.float32)
+    codec = ResidualCodec(vectors[:k], *fit_buckets_of(vectors, nbits), nbits)
+    codes = [rng.integers(0, 256, (n, codec.row_bytes), dtype=np.uint8) for n in lengths]
+    for c in codes:  # centroid ids inside the codec's
+        if codec.id_bytes:
+            ids = rng.integers(0, k, len(c))
+            c[:, 0] = ids & 0xFF
+            if codec.id_bytes == 2:
+                c[:, 1] = ids >> 8
+    query = rng.standard_normal((n_query, dim)).astype(np.float32)
+    np.testing.assert_allclose(coded_scores(codec, query, codes), numpy_late_scores(codec, query, codes), rtol=1e-4, atol=1e-5)
+
+
+def fit_buckets_of(vectors: np.ndarray, nbits: int):
+    from index.quantize import fit_buckets
+
+    return fit_buckets(vectors - vectors.mean(axis=0), nbits)
+
+
+def test_the_late_kernel_refuses_codes_it_would_misread(searcher):
+    codec = searcher.stored.late.codec
+    query = np.ones((2, codec.dim), np.float32)
+    with pytest.raises(ValueError, match="uint8 rows"):
+        coded_scores(codec, query, [np.zeros((3, codec.row_bytes + 1), np.uint8)])
+    with pytest.raises(ValueError, match="uint8 rows"):
+        coded_scores(codec, query, [np.zeros((3, codec.row_bytes), np.int32)])
+    with pytest.raises(ValueError, match="query tokens"):
+        coded_scores(codec, np.ones((2, codec.dim + 1), np.float32), [np.zeros((3, codec.row_bytes), np.uint8)])
+    wide = ResidualCodec(np.zeros((3, 8), np.float32), np.zeros((8, 3), np.float32), np.zeros((8, 4), np.float32), 2)
+    bad = np.zeros((2, wide.row_bytes), np.uint8)
+    bad[1, 0] = 7  # centroid 7 of 3
+    with pytest.raises(ValueError, match="centroid 7"):
+        coded_scores(wide, np.ones((1, 8), np.float32), [bad])
