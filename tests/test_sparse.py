@@ -144,3 +144,42 @@ def test_a_filters_passages_alone_get_the_sums_all_passages_get(data):
     among = np.array(sorted(data.draw(st.sets(st.integers(0, n_docs - 1)))), np.int32)
     whole = summed(doc_ids, weights, starts, ends, q, n_docs)
     np.testing.assert_allclose(summed_among(doc_ids, weights, starts, ends, q, among), whole[among], rtol=1e-5, atol=1e-5)
+
+
+def test_a_large_index_holds_float16_weights_and_scores_as_float32_would(monkeypatch, tmp_path):
+    import index.postings as postings
+
+    rng = np.random.default_rng(6)
+    index, _ = random_index(rng)
+    query = vector(rng.choice(500, 60, replace=False), rng.random(60) + 0.01)
+    monkeypatch.setattr(postings, "HALF_FROM", 1000)  # this index's 80 000 postings count as large
+    half = SparseIndex(index.features, index.indptr, index.doc_ids, index.weights, index.n_docs, kernel_from=0)
+    assert half.weights.dtype == np.float16 and half.weights.nbytes == index.weights.nbytes // 2
+    np.testing.assert_allclose(half.scores(query), index.scores(query), rtol=2e-3, atol=1e-4)
+    half.save(tmp_path / "sparse.npz")
+    assert SparseIndex.load(tmp_path / "sparse.npz").weights.dtype == np.float16
+    allowed = np.zeros(index.n_docs, bool)
+    allowed[rng.choice(index.n_docs, 30, replace=False)] = True
+    np.testing.assert_allclose(half.scores(query, allowed=allowed)[allowed], index.scores(query)[allowed], rtol=2e-3, atol=1e-4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_the_float16_kernels_agree_with_numpy(data):
+    from index.postings import summed_among
+
+    n_docs = data.draw(st.integers(1, 60))
+    lengths = [min(n, n_docs) for n in data.draw(st.lists(st.integers(0, 30), min_size=1, max_size=8))]
+    # Each term's postings name distinct passages in ascending order, as an index's do.
+    terms = [sorted(data.draw(st.lists(st.integers(0, n_docs - 1), min_size=n, max_size=n, unique=True))) for n in lengths]
+    doc_ids = np.array([d for t in terms for d in t], np.int32)
+    ends = np.cumsum(lengths).astype(np.int64)
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    weights = np.array(data.draw(st.lists(st.floats(0, 20, width=16), min_size=len(doc_ids), max_size=len(doc_ids))), np.float16)
+    q = np.array(data.draw(st.lists(st.floats(0, 5, width=32), min_size=len(lengths), max_size=len(lengths))), np.float32)
+    expected = np.zeros(n_docs, np.float64)
+    for t, (a, b) in enumerate(zip(starts, ends)):
+        np.add.at(expected, doc_ids[a:b], q[t] * weights[a:b].astype(np.float64))
+    np.testing.assert_allclose(summed(doc_ids, weights, starts, ends, q, n_docs), expected, rtol=1e-4, atol=1e-3)
+    among = np.flatnonzero(np.array(data.draw(st.lists(st.booleans(), min_size=n_docs, max_size=n_docs))))
+    np.testing.assert_allclose(summed_among(doc_ids, weights, starts, ends, q, among), expected[among], rtol=1e-4, atol=1e-3)
