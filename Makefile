@@ -15,7 +15,7 @@ setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
 # Installing compiles index/e5_tokens.c, index/e5_matmul.c, index/sparse_scores.c and index/late_scores.c (setup.py), so a change to them reinstalls too.
-$(VENV)/.installed: pyproject.toml setup.py index/e5_tokens.c index/e5_matmul.c index/sparse_scores.c index/sparse_kernels.h index/late_scores.c
+$(VENV)/.installed: pyproject.toml setup.py index/e5_tokens.c index/e5_matmul.c index/sparse_scores.c index/late_scores.c
 	python3 -m venv $(VENV)
 	$(PIP) install -e .
 	touch $@

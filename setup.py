@@ -64,8 +64,8 @@ setup(
             "index._e5tokens",
             sources=["index/e5_tokens.c", "index/sparse_scores.c", "index/late_scores.c"],
             include_dirs=[str(engine_source())],
-            depends=["index/e5_matmul.c", "index/sparse_kernels.h"],
-            extra_compile_args=["-O3", "-funroll-loops", "-fno-tree-slp-vectorize", "-ffast-math", "-mavx2", "-mfma", "-mf16c", "-fopenmp"],
+            depends=["index/e5_matmul.c"],
+            extra_compile_args=["-O3", "-funroll-loops", "-fno-tree-slp-vectorize", "-ffast-math", "-mavx2", "-mfma", "-fopenmp"],
             extra_link_args=["-fopenmp", "-lm"],
         )
     ]

@@ -357,10 +357,8 @@ def invert(ptr: np.ndarray, key: np.ndarray, n_keys: int, columns: list[np.ndarr
     return indptr, out
 
 
-def embedded_parts(syn: Synthetic, profile: Profile, progress: Callable[[str], None], weights32: Path) -> tuple[SparseIndex, BM25, dict]:
-    """The sparse index and BM25 the build would hold for these passages, built straight from the arrays.
-    The sparse weights are also written to ``weights32`` as float32: a large index holds them as
-    float16 (index/postings.py), and the run compares the two at its end."""
+def embedded_parts(syn: Synthetic, profile: Profile, progress: Callable[[str], None]) -> tuple[SparseIndex, BM25, dict]:
+    """The sparse index and BM25 the build would hold for these passages, built straight from the arrays."""
     took = {}
     start = time.perf_counter()
     seen = np.zeros(1 << 14, bool)
@@ -377,8 +375,6 @@ def embedded_parts(syn: Synthetic, profile: Profile, progress: Callable[[str], N
     del key
     sparse = SparseIndex(features, indptr, doc_ids, weights, syn.n)
     took["sparse_s"] = time.perf_counter() - start
-    np.save(weights32, sparse_weights_in_order(sparse, doc_ids, weights))
-    del weights
     progress(f"sparse index: {len(sparse.doc_ids):,} postings in {took['sparse_s']:.1f} s")
     start = time.perf_counter()
     indptr, (doc_ids, tfs) = invert(syn.kw_ptr, syn.kw_terms, len(profile.terms), [syn.kw_tfs])
@@ -660,13 +656,8 @@ def worker(backend: str, n: int, out: Path, uri: str | None, compare: Path | Non
 
 
 def run_embedded(base: Searcher, syn: Synthetic, profile: Profile, encodings: dict, questions: list[str], say) -> dict:
-    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
-        return _run_embedded(base, syn, profile, encodings, questions, say, Path(tmp) / "weights32.npy")
-
-
-def _run_embedded(base: Searcher, syn: Synthetic, profile: Profile, encodings: dict, questions: list[str], say, weights32: Path) -> dict:
     result: dict = {}
-    sparse, bm25, took = embedded_parts(syn, profile, say, weights32)
+    sparse, bm25, took = embedded_parts(syn, profile, say)
     del syn.kw_terms, syn.kw_tfs, syn.sp_ids, syn.sp_weights  # the passage-major arrays only synthesis needs
     gc.collect()
     start = time.perf_counter()
@@ -766,33 +757,7 @@ def _run_embedded(base: Searcher, syn: Synthetic, profile: Profile, encodings: d
         threads[n] = {"p50": pct(ms, 50), "p99": pct(ms, 99)}
     postings.THREADS = default
     result["sparse_threads"] = threads
-    result["sparse_float16"] = float16_agreement(sparse, np.load(weights32), [encodings[q][1].sparse for q in questions])
     return result
-
-
-def sparse_weights_in_order(sparse: SparseIndex, doc_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``weights`` (float32, in the order of ``doc_ids``) in the order the index holds its postings
-    (it re-sorts postings that are not in passage order within a feature)."""
-    if np.array_equal(doc_ids, sparse.doc_ids):
-        return np.ascontiguousarray(weights, np.float32)
-    within = np.repeat(np.arange(len(sparse.features)), np.diff(sparse.indptr))
-    return np.ascontiguousarray(weights[np.lexsort((doc_ids, within))], np.float32)
-
-
-def float16_agreement(sparse: SparseIndex, weights32: np.ndarray, queries: list) -> dict:
-    """How the index's float16 posting weights rank against the float32 ones they were made from:
-    the share of float32's sparse top 50 that float16's finds, and the largest score difference."""
-    if sparse.weights.dtype != np.float16:
-        return {"held_as": str(sparse.weights.dtype)}
-    full = SparseIndex.__new__(SparseIndex)
-    full.__dict__.update(sparse.__dict__)
-    full.weights = weights32  # not through the constructor, which would hold them as float16 again
-    shared, worst = [], 0.0
-    for vector in queries:
-        half, exact = sparse.scores(vector), full.scores(vector)
-        shared.append(overlap(top(half, CANDIDATES, None), top(exact, CANDIDATES, None), CANDIDATES))
-        worst = max(worst, float(np.abs(half - exact).max()))
-    return {"held_as": "float16", "sparse@50_vs_float32": round(float(np.mean(shared)), 4), "max_score_diff": round(worst, 5)}
 
 
 def loaded_rest(base: Searcher, syn: Synthetic) -> tuple:
@@ -937,8 +902,6 @@ def report(results: list[dict]) -> str:
                 lines.append("  HNSW efSearch: " + "; ".join(f"{ef}: p50 {v['p50']} ms, recall@10 {v['recall@10']}" for ef, v in r["ef_sweep"].items()))
             if "sparse_threads" in r:
                 lines.append("  sparse channel alone, unfiltered, by kernel threads: " + "; ".join(f"{n}: p50 {v['p50']} / p99 {v['p99']} ms" for n, v in r["sparse_threads"].items()))
-            if "sparse_float16" in r:
-                lines.append(f"  sparse posting weights held as {', '.join(f'{k} {v}' for k, v in r['sparse_float16'].items())}")
         if "recall@10_vs_embedded_exact" in r:
             lines.append("recall@10 of hybrid vs the embedded store's exact hybrid: " + ", ".join(f"{f} {v}" for f, v in r["recall@10_vs_embedded_exact"].items()))
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from index.atomic import write_atomic
-from index.postings import KERNEL_FROM, summed, weight_type
+from index.postings import KERNEL_FROM, summed
 
 
 class BM25:
@@ -98,7 +98,7 @@ class BM25:
         df = np.diff(indptr)
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
         avgdl = doc_lens.mean() if n and doc_lens.any() else 1.0
-        self._weights = np.empty(len(doc_ids), weight_type(len(doc_ids)))
+        self._weights = np.empty(len(doc_ids), np.float32)
         for lo in range(0, len(doc_ids), 1 << 22):  # float64 a window at a time: a million passages' postings would take GBs at once
             hi = min(lo + (1 << 22), len(doc_ids))
             tf = tfs[lo:hi].astype(np.float64)

@@ -19,28 +19,14 @@ THREADS = min(2, len(os.sched_getaffinity(0)))
 # two accumulators add in another order, which can swap ties); past it (~25 000 passages for e5's
 # latent terms) by the kernel.
 KERNEL_FROM = 1_000_000
-# An index with more postings than this holds its posting weights as float16: the kernels stream
-# 6 bytes a posting instead of 8 (sums ~25 % faster, a million passages' e5 postings 0.5 GB
-# smaller; eval/bench_search.py --scale). A weight keeps 11 significant bits; every eval figure was
-# measured on an index far below it, with float32 weights.
-HALF_FROM = 10 * KERNEL_FROM
-
-
-def weight_type(n_postings: int) -> type:
-    """What an index of this many postings holds its weights as: float16 past HALF_FROM, else float32."""
-    return np.float16 if n_postings > HALF_FROM else np.float32
-
-
-def held(weights: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(weights, weight_type(len(weights)))
 
 
 def summed(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, query_weights: np.ndarray, n_docs: int) -> np.ndarray:
     """scores[d] = Σ_t query_weights[t] × weights[p] over the postings p in starts[t]:ends[t] naming passage d
-    (int32 ``doc_ids``, float32 or float16 ``weights``; a posting naming no passage in 0..n_docs-1 is skipped)."""
+    (int32 ``doc_ids``, float32 ``weights``; a posting naming no passage in 0..n_docs-1 is skipped)."""
     postings = _postings(doc_ids, weights, starts, ends, query_weights)
     scores = np.empty(n_docs, np.float32)
-    status = _engine("touyan_sparse_scores" + _suffix(postings[1]), ctypes.c_int, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int)(
+    status = _engine("touyan_sparse_scores", ctypes.c_int, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int)(
         *map(_ptr, postings), len(postings[-1]), _ptr(scores), n_docs, THREADS
     )
     if status != 0:
@@ -53,7 +39,7 @@ def summed_among(doc_ids: np.ndarray, weights: np.ndarray, starts: np.ndarray, e
     postings = _postings(doc_ids, weights, starts, ends, query_weights)
     among = np.ascontiguousarray(among, np.int32)
     sums = np.empty(len(among), np.float32)
-    _engine("touyan_sparse_among" + _suffix(postings[1]), None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)(
+    _engine("touyan_sparse_among", None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)(
         *map(_ptr, postings), len(postings[-1]), _ptr(among), len(among), _ptr(sums)
     )
     return sums
@@ -63,16 +49,11 @@ def _postings(doc_ids, weights, starts, ends, query_weights) -> tuple[np.ndarray
     """The arrays both kernels read, in the types they read them as (copies only where they differ)."""
     return (
         np.ascontiguousarray(doc_ids, np.int32),
-        np.ascontiguousarray(weights, np.float16 if weights.dtype == np.float16 else np.float32),
+        np.ascontiguousarray(weights, np.float32),
         np.ascontiguousarray(starts, np.int64),
         np.ascontiguousarray(ends, np.int64),
         np.ascontiguousarray(query_weights, np.float32),
     )
-
-
-def _suffix(weights: np.ndarray) -> str:
-    """The kernel for these weights: float16 ones have their own (index/sparse_kernels.h)."""
-    return "_f16" if weights.dtype == np.float16 else ""
 
 
 def _engine(name: str, restype, *tail) -> ctypes._CFuncPtr:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from index.atomic import write_atomic
-from index.postings import KERNEL_FROM, held, summed, summed_among
+from index.postings import KERNEL_FROM, summed, summed_among
 
 TOP_K = 256
 # A question reading more than KERNEL_FROM postings (it touches ~40 a passage: its ~200 latent
@@ -65,7 +65,7 @@ class SparseIndex:
         self.features = features
         self.indptr = indptr
         self.doc_ids = np.ascontiguousarray(doc_ids, np.int32)
-        self.weights = held(weights)
+        self.weights = np.ascontiguousarray(weights, np.float32)
         self.n_docs = n_docs
         self.kernel_from = kernel_from
         if not _passage_ordered(indptr, self.doc_ids):  # each feature's postings in passage order (FEW_ROWS needs it)
