@@ -193,7 +193,7 @@ class LateIndex:
 def coded_scores(codec: ResidualCodec, query: np.ndarray, codes: Codes) -> np.ndarray:
     """``LateIndex.scores`` of passages given as token codes, by index/late_scores.c: each token is
     decoded, normalised and matched in cache, where numpy would decode every candidate token into
-    one large matrix first (16 000 tokens: 19 ms of decoding against ~3 ms here, one core)."""
+    one large matrix first (16 600 tokens × 14 query tokens: 26 ms in numpy, 5.7 ms here on one thread)."""
     from index.e5_tokens import engine_function
 
     query = np.ascontiguousarray(query, np.float32)
