@@ -205,9 +205,9 @@ def coded_scores(codec: ResidualCodec, query: np.ndarray, codes: Codes) -> np.nd
     bounds = np.concatenate([[0], np.cumsum([len(c) for c in codes], dtype=np.int64)]).astype(np.int64)
     joined = np.ascontiguousarray(np.concatenate(codes) if codes else np.zeros((0, codec.row_bytes), np.uint8))
     if codec.id_bytes and len(joined):  # a centroid id past the codec's would read outside its centroids
-        ids = joined[:, 0].astype(np.int64) | (joined[:, 1].astype(np.int64) << 8 if codec.id_bytes == 2 else 0)
-        if ids.max() >= codec.k:
-            raise ValueError(f"token codes name centroid {int(ids.max())}; the codec has {codec.k}")
+        highest = int(codec.centroid_ids(joined).max())
+        if highest >= codec.k:
+            raise ValueError(f"token codes name centroid {highest}; the codec has {codec.k}")
     scores = np.zeros(len(codes), np.float32)
     p = ctypes.c_void_p
     kernel = engine_function("touyan_late_scores", ctypes.c_int, p, p, ctypes.c_int64, ctypes.c_int, ctypes.c_int, p, ctypes.c_int, p, ctypes.c_int, p, ctypes.c_int, p, ctypes.c_int)

@@ -11,7 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define BLOCK 4  /* tokens decoded, then matched, together */
+#define BLOCK 4  /* tokens decoded, then matched, together (the matching loop below is written for four) */
+_Static_assert(BLOCK == 4, "the matching loop names x0..x3");
 
 /* scores[r] = mean over the nq query tokens of their best cosine with a token of passage r, whose
  * codes are rows bounds[r]..bounds[r+1]-1 of `codes` (row_bytes each: id_bytes of centroid id,

@@ -127,15 +127,16 @@ class ResidualCodec:
         index = residual.astype(np.intp) + np.arange(residual.shape[1]) * 256
         x = np.take(self._table, index, axis=0 if self._table.ndim == 2 else None)
         x = (x if self._table.ndim == 2 else x.view(np.float32)).reshape(len(codes), self.dim)
-        if self.id_bytes == 0:
-            x += self.centroids[0]
-        else:
-            ids = codes[:, 0].astype(np.intp)
-            if self.id_bytes == 2:
-                ids |= codes[:, 1].astype(np.intp) << 8
-            x += self.centroids[ids]
+        x += self.centroids[0] if self.id_bytes == 0 else self.centroids[self.centroid_ids(codes)]
         x /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x, x)), 1e-12)[:, None]
         return x
+
+    def centroid_ids(self, codes: np.ndarray) -> np.ndarray:
+        """Each (n, row_bytes) code row's centroid id (its first id_bytes, little-endian); zeros with one centroid."""
+        ids = np.zeros(len(codes), np.intp)
+        for byte in range(self.id_bytes):
+            ids |= codes[:, byte].astype(np.intp) << (8 * byte)
+        return ids
 
     def save(self, path: Path) -> None:
         arrays = {"centroids": self.centroids, "cutoffs": self.cutoffs, "weights": self.weights, "nbits": np.array(self.nbits)}

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.late import LateIndex, coded_scores
-from index.quantize import ResidualCodec, bucketize, centroid_count, pack
+from index.quantize import ResidualCodec, bucketize, centroid_count, fit_buckets, pack
 
 FLOAT32_BYTES = 384 * 4
 
@@ -128,7 +128,7 @@ def test_the_late_kernel_agrees_with_numpy_on_any_codes(nbits, k, lengths, n_que
     rng = np.random.default_rng(seed)
     dim = 16
     vectors = rng.standard_normal((max(k * 2, 64), dim)).astype(np.float32)
-    codec = ResidualCodec(vectors[:k], *fit_buckets_of(vectors, nbits), nbits)
+    codec = ResidualCodec(vectors[:k], *fit_buckets(vectors - vectors.mean(axis=0), nbits), nbits)
     codes = [rng.integers(0, 256, (n, codec.row_bytes), dtype=np.uint8) for n in lengths]
     for c in codes:  # centroid ids inside the codec's
         if codec.id_bytes:
@@ -138,12 +138,6 @@ def test_the_late_kernel_agrees_with_numpy_on_any_codes(nbits, k, lengths, n_que
                 c[:, 1] = ids >> 8
     query = rng.standard_normal((n_query, dim)).astype(np.float32)
     np.testing.assert_allclose(coded_scores(codec, query, codes), numpy_late_scores(codec, query, codes), rtol=1e-4, atol=1e-5)
-
-
-def fit_buckets_of(vectors: np.ndarray, nbits: int):
-    from index.quantize import fit_buckets
-
-    return fit_buckets(vectors - vectors.mean(axis=0), nbits)
 
 
 def test_the_late_kernel_refuses_codes_it_would_misread(searcher):
