@@ -15,6 +15,7 @@ writes the model only then (or with --write-anyway).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -28,7 +29,15 @@ from sklearn.preprocessing import StandardScaler
 from eval.fit_answerability import TRAINING
 from eval.gold import load_questions
 from service.fitted import MODELS, LogisticModel
-from service.search import BONUS, CHANNELS, RANK_FEATURES, SENTENCE_WEIGHT, WEIGHTS, Searcher, open_searcher
+from service.search import (
+    BONUS,
+    CHANNELS,
+    RANK_FEATURES,
+    SENTENCE_WEIGHT,
+    WEIGHTS,
+    Searcher,
+    open_searcher,
+)
 from touyan.settings import Settings
 
 HELD_OUT = ("eval/qa_heldout.jsonl", "eval/blind.jsonl")
@@ -55,7 +64,7 @@ def rows(searcher: Searcher, paths: tuple[str, ...]):
 def spans(groups: np.ndarray) -> list[slice]:
     """Each question's rows (``rows`` appends a question's passages together)."""
     starts = [0, *np.flatnonzero(groups[1:] != groups[:-1]) + 1, len(groups)]
-    return [slice(a, b) for a, b in zip(starts, starts[1:])]
+    return [slice(a, b) for a, b in itertools.pairwise(starts)]
 
 
 def ranking(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict:
