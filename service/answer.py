@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,7 +25,7 @@ from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
 from service.cues import Cues, holds_quantity, is_byline, is_latin
 from service.fitted import LogisticModel
-from service.question import QuestionAnalyzer
+from service.question import QuestionAnalyzer, holds_type
 from service.quotes import Candidate, ScoredQuote
 from service.quotes import features as quote_features
 from service.search import Hit, Searcher
@@ -390,8 +390,8 @@ class ExtractiveAnswerer:
             return [_Sentence(hits[0], 0, len(hits[0].chunk.text), 0.0, frozenset())]
         fitted = self.fitted_quotes
         keep_ratio, same_ratio = (self.several_ratio, self.several_ratio) if several else (self.keep_ratio, self.same_ratio)
-        chosen = self.one_per_case(question, ranked) if fitted else []
-        best = chosen[0] if chosen else self._in_context(ranked[0])
+        chosen = self.one_per_case(question, ranked, pool, terms) if fitted else []
+        best = chosen[0] if chosen else self._in_context(ranked[0], question)
         chosen = chosen or [best]
         covered = set().union(*(c.terms for c in chosen))
         cases = {c.hit.chunk.case_id for c in chosen}
@@ -410,9 +410,11 @@ class ExtractiveAnswerer:
                 length += s.end - s.start
         return chosen
 
-    def one_per_case(self, question: str, ranked: list[_Sentence]) -> list[_Sentence]:
+    def one_per_case(self, question: str, ranked: list[_Sentence], pool: list[Hit], terms: list[str]) -> list[_Sentence]:
         """For a question about two or more cases (紫金港和钱塘分别…), the best sentence of each, in
-        order of their scores; else nothing (QuestionAnalyzer.cases_compared)."""
+        order of their scores; else nothing (QuestionAnalyzer.cases_compared). Each case's
+        sentences are scored by what the question asks of that case (QuestionAnalyzer.about_case):
+        the other case's words would favour a sentence that merely names both."""
         cases = self.analyzer.cases_compared(question)
         if not cases:
             return []
@@ -422,7 +424,12 @@ class ExtractiveAnswerer:
                 best.setdefault(s.hit.chunk.case_id, s)
         if len(best) < 2:
             return []
-        return [self._in_context(s) for s in sorted(best.values(), key=lambda s: -s.score)][: self.max_sentences]
+        for case, first in list(best.items()):
+            asked = self.analyzer.about_case(question, case)
+            own = [h for h in pool if h.chunk.case_id == case]
+            if asked != question and own:
+                best[case] = max(self.sentences(asked, own, terms), key=lambda s: s.score, default=first)
+        return [self._in_context(s, question) for s in sorted(best.values(), key=lambda s: -s.score)][: self.max_sentences]
 
     def pool(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The passages quotes are drawn from: those of the part of the report the question names,
@@ -439,7 +446,24 @@ class ExtractiveAnswerer:
         """A “哪些…” question asks for several things: it draws on all the hits."""
         return bool(SEVERAL.search(question))
 
-    def _in_context(self, best: _Sentence) -> _Sentence:
+    def _continued(self, best: _Sentence, question: str) -> _Sentence:
+        """A lead-in quoted up to the answer that follows it: a sentence that names what was asked
+        but holds no answer of the asked type (…有三大规律性的革新启示值得关注。) is extended by the
+        sentences after it, in its passage, until they hold one; else it stays as it is."""
+        if self.analyzer is None:
+            return best
+        analysis = self.analyzer.run(question)
+        if holds_type(analysis, best.text) is not False:
+            return best
+        text = best.hit.chunk.text
+        for _, end in (span for span in sentence_spans(text) if span[0] >= best.end):
+            if end - best.start > self.max_chars:
+                break
+            if holds_type(analysis, text[best.end : end]):
+                return replace(best, end=end)
+        return best
+
+    def _in_context(self, best: _Sentence, question: str | None = None) -> _Sentence:
         """A short best sentence, with the sentences before and after it in its passage.
 
         Alone it rarely answers: an attribution (某负责人说。) or the setting whose next
@@ -449,6 +473,8 @@ class ExtractiveAnswerer:
         topic: leaving it out keeps 95 / 44 / 42 (tuning, held out, blind) and shortens the
         median answer from 119 to 94 characters.
         """
+        if question is not None and (continued := self._continued(best, question)) is not best:
+            return continued
         if best.end - best.start >= CONTEXT_BELOW_CHARS:
             return best
         spans = sentence_spans(best.hit.chunk.text)

@@ -11,16 +11,22 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
-from dataclasses import dataclass
 
 from index.bm25 import BM25
 from index.embed import USEEmbedder
 from index.text import fold
 from index.tokenize import normalize
 from service.fitted import Classifier, load_classifier
-from service.question import QuestionAnalysis, QuestionAnalyzer, detail_shape, holds_type, weighted_share
+from service.question import (
+    QuestionAnalysis,
+    QuestionAnalyzer,
+    detail_shape,
+    holds_type,
+    weighted_share,
+)
 from service.quotes import ScoredQuote
 from service.search import Hit, Searcher
 
@@ -59,6 +65,9 @@ FEATURES: dict[str, str] = {
     "quote_focus": "focus_around of that sentence: the asked detail's words in it or next to it",
     "quote_late": "late interaction of the question with that sentence",
     "quote_type": "that sentence holds an answer of the expected type (1/0)",
+    "window_terms": "the most of the question's content words (weighted) one candidate sentence with its neighbours holds",
+    "typed_window_terms": "the same over the sentences holding an answer of the expected type (0 when none does; 1 when the type has no shape)",
+    "typed_window_entities": "the share of the question's named entities in the window of such a sentence (1 when the question names none or the type has no shape)",
 }
 
 
@@ -107,7 +116,32 @@ def features(e: Evidence) -> dict[str, float]:
         "quote_focus": best.features["focus_around"] if best else 0.0,
         "quote_late": best.features["late"] if best else 0.0,
         "quote_type": best.features["type"] if best else 0.0,
+        **windows(a, e.quotes),
     }
+
+
+def windows(a: QuestionAnalysis, quotes: list[ScoredQuote]) -> dict[str, float]:
+    """How much of the question one place in the text holds: a sentence with the sentences either
+    side. A detail the report does not give leaves the subject's words together in one place but
+    no answer of the asked type among them."""
+    entities = [fold(e.text) for e in a.entities]
+    best_terms = best_typed = 0.0
+    best_entities = 0.0 if entities else 1.0
+    checked = False
+    for q in quotes:
+        c = q.candidate
+        around = fold(c.before + c.text + c.after)
+        share = weighted_share(a.terms, lambda t, around=around: fold(t.text) in around)
+        best_terms = max(best_terms, share)
+        if q.features["type_checked"]:
+            checked = True
+            if q.features["type"]:
+                best_typed = max(best_typed, share)
+                if entities:
+                    best_entities = max(best_entities, sum(e in around for e in entities) / len(entities))
+    if not checked:
+        return {"window_terms": best_terms, "typed_window_terms": 1.0, "typed_window_entities": 1.0}
+    return {"window_terms": best_terms, "typed_window_terms": best_typed, "typed_window_entities": best_entities}
 
 
 def focus_matches(a: QuestionAnalysis, starts: np.ndarray, best: np.ndarray) -> dict[str, float]:

@@ -42,10 +42,12 @@ ANSWER_TYPES: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("name", re.compile(r"叫什么|名称|名字|称为什么|\bwhat is (?:it|the \w+) called\b|\bname of\b|\bcalled\b", re.I)),
     ("definition", re.compile(r"指什么|指的是|是什么意思|什么意思|含义|什么是|是指|代表什么|\bwhat does .+ (?:mean|stand for)\b|\bmeaning\b", re.I)),
     ("why", re.compile(r"为什么|为何|原因|\bwhy\b", re.I)),
-    ("list", re.compile(r"哪些|哪几|有什么|包括什么|\bwhich\b|\bwhat (?:are|were)\b", re.I)),
+    ("list", re.compile(r"哪些|哪几|哪[两二三四五六七八九十\d]|有什么|包括什么|\bwhich\b|\bwhat (?:are|were)\b", re.I)),
     ("how", re.compile(r"如何|怎么|怎样|通过什么|靠什么|什么办法|什么方式|\bhow\b", re.I)),
     ("yesno", re.compile(r"是否|有没有|是不是|能不能|会不会|吗[？?]?$|^(?:is|are|was|were|does|do|did|can|has|have)\b", re.I)),
 ]
+# What is left of "A和B分别…" once one of the names is taken out.
+JOINER_LEFT = re.compile(r"^(?:和|与|及|以及|、|跟)|(?:和|与|及|以及|、|跟)(?=[，,；;：:？?。]|$|分别|各自|都|各)|分别|各自")
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 # Names ending in these are organisations or places whatever jieba tags them.
 ORGANISATION_SUFFIX = re.compile(r"(?:公司|集团|大学|学院|研究院|研究所|中心|委员会|管委会|局|银行|医院|协会|联盟|基金会|学校|党委|政府)$")
@@ -157,13 +159,35 @@ class QuestionAnalyzer:
     def cases_compared(self, question: str) -> list[str]:
         """The cases a question about several cases names (紫金港和钱塘分别…): each the only case
         whose text names one of its entities; empty unless there are two or more."""
-        out: list[str] = []
+        return list(dict.fromkeys(self._names_by_case(question).values())) if len(set(self._names_by_case(question).values())) >= 2 else []
+
+    def _names_by_case(self, question: str) -> dict[str, str]:
+        """Each entity of the question that exactly one case's text names, with that case."""
+        out: dict[str, str] = {}
         for entity in self.run(question).entities:
             name = fold(entity.text)
             holding = [case for case, text in self.case_text.items() if name and name in text]
-            if len(holding) == 1 and holding[0] not in out:
-                out.append(holding[0])
-        return out if len(out) >= 2 else []
+            if len(holding) == 1:
+                out[entity.text] = holding[0]
+        return out
+
+    def about_case(self, question: str, case: str) -> str:
+        """What a question about several cases asks of one of them: the question without the other
+        cases' names and without the words only their text holds (紫金港科技城和钱塘分别是哪项
+        改革的省级试点？ → 钱塘是哪项改革的省级试点？), so the quote model weighs that case's own words."""
+        names = self._names_by_case(question)
+        compared = set(names.values()) - {case}
+        if case not in names.values() or not compared:
+            return question
+        own = self.case_text.get(case, "")
+        drop = [n for n, c in names.items() if c != case]
+        drop += [t.text for t in self.run(question).terms
+                 if fold(t.text) not in own and any(fold(t.text) in self.case_text[c] for c in compared)]
+        text = question
+        for word in sorted(set(drop), key=len, reverse=True):
+            text = text.replace(word, "")
+        text = JOINER_LEFT.sub("", text)
+        return text.strip("，,、；;：: ") or question
 
     def _english_entities(self, question: str) -> tuple[Entity, ...]:
         found = []

@@ -310,3 +310,17 @@ def test_a_keyword_a_passage_holds_is_answered_below_the_threshold(answerer):
     text = "梦创社区负责人张懿说，梦创社区为企业人才提供全生命周期服务。"
     assert answerer.run("梦创", [hit(text, dense=0.5)]).found
     assert not answerer.run("量子", [hit(text, dense=0.5)]).found
+
+
+def test_a_lead_in_is_quoted_up_to_the_answer_after_it(searcher):
+    """A sentence naming what was asked but holding no answer of its type (…有三大启示值得关注。) is
+    followed to the sentences that hold one."""
+    from service.answer import _Sentence
+
+    answerer = ExtractiveAnswerer(analyzer=searcher.analyzer)
+    text = "从滨江改革经验看，科创活动有三大启示值得关注。一是科技创新体制机制、要素配置机制、创新生态。二是别的。"
+    lead = _Sentence(hit(text), 0, text.index("。") + 1, 1.0, frozenset())
+    continued = answerer._continued(lead, "滨江的科创活动有哪三大启示？")
+    assert continued.text == text[: text.index("二是")]
+    plain = _Sentence(hit(text), 0, lead.end, 1.0, frozenset())
+    assert answerer._continued(plain, "滨江为什么要改革？") is plain  # a why question has no answer shape to look for

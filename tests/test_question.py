@@ -17,6 +17,7 @@ from service.question import answer_type, holds_type
         ("永安村有多大比例的土地属于永久农田？", "amount"),
         ("余杭“321”机制里的“3”具体指什么？", "definition"),
         ("哪些案例提到了“工业上楼”？", "list"),
+        ("潘毅刚认为有哪三大启示？", "list"),
         ("滨江为什么要建嵌入式幼儿园？", "why"),
         ("仓前街道如何破解社区治理难题？", "how"),
         ("Who wrote the commentary on Qiantang?", "person"),
@@ -65,3 +66,11 @@ def test_answer_shapes(searcher):
     assert holds_type(count, "服务62个园区、95幢楼宇、6000余家企业") is True
     assert holds_type(count, "提供一站式行政审批服务") is False
     assert holds_type(searcher.analyzer.run("滨江为什么要建嵌入式幼儿园？"), "任何文字") is None
+
+
+def test_what_a_question_about_two_cases_asks_of_each(searcher):
+    question = "紫金港科技城和钱塘分别是哪项改革的省级试点？"
+    asked = {searcher.analyzer.about_case(question, c) for c in searcher.analyzer.cases_compared(question)}
+    assert asked == {"紫金港科技城是哪项改革的省级试点？", "钱塘是哪项改革的省级试点？"}
+    one = "梦创社区服务多少家企业？"
+    assert all(searcher.analyzer.about_case(one, c.id) == one for c in searcher.cases)
