@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from pypinyin import lazy_pinyin
 
 HAN_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
-WORD = re.compile(r"[A-Za-z]+")
+# A pinyin apostrophe separates syllables (Yong'an, Lin'an; the next one begins with a, e or o):
+# it is part of the word, not a break; a possessive ('s) is not.
+WORD = re.compile(r"[A-Za-z]+(?:['’][aeo][a-z]*)*")
 
 
 class PinyinNames:
@@ -33,7 +35,7 @@ class PinyinNames:
 
     def terms(self, text: str) -> list[str]:
         """Terms named by the capitalised words of ``text``; two adjacent words may spell one term."""
-        words = [w for w in WORD.findall(text)]
+        words = [re.sub(r"['’]", "", w) for w in WORD.findall(text)]
         found: list[str] = []
         i = 0
         while i < len(words):

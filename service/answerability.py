@@ -99,9 +99,9 @@ def features(e: Evidence) -> dict[str, float]:
         "late_top": late[0], "late_gap": late[1],
         "bm25_share": max((h.bm25 or 0.0 for h in hits), default=0.0) / ideal,
         "coverage_corpus": a.coverage,
-        "coverage_top1": weighted_share(a.terms, lambda t: bool(top) and normalize(t.text) in top[0]),
-        "coverage_top3": weighted_share(a.terms, lambda t: any(normalize(t.text) in text for text in top)),
-        "focus_top3": weighted_share(a.focus, lambda t: any(normalize(t.text) in text for text in top)),
+        "coverage_top1": weighted_share(a.terms, lambda t: bool(top) and t.held_in(top[0], normalize)),
+        "coverage_top3": weighted_share(a.terms, lambda t: any(t.held_in(text, normalize) for text in top)),
+        "focus_top3": weighted_share(a.focus, lambda t: any(t.held_in(text, normalize) for text in top)),
         "unknown_entities": float(min(len(a.unknown), 3)),
         "type_checked": float(any(c is not None for c in checked)),
         "type_in_top3": float(any(c for c in checked)),
@@ -131,7 +131,7 @@ def windows(a: QuestionAnalysis, quotes: list[ScoredQuote]) -> dict[str, float]:
     for q in quotes:
         c = q.candidate
         around = fold(c.before + c.text + c.after)
-        share = weighted_share(a.terms, lambda t, around=around: fold(t.text) in around)
+        share = weighted_share(a.terms, lambda t, around=around: t.held_in(around))
         best_terms = max(best_terms, share)
         if q.features["type_checked"]:
             checked = True
@@ -149,7 +149,7 @@ def focus_matches(a: QuestionAnalysis, starts: np.ndarray, best: np.ndarray) -> 
     those beginning inside it in the question; a word is scored by their mean best cosine."""
     scored = []
     for term in a.focus:
-        at = a.text.find(term.text)
+        at = a.text.lower().find(term.text.lower())
         inside = (starts >= at) & (starts < at + len(term.text)) if at >= 0 else np.zeros(len(starts), bool)
         if inside.any():
             scored.append((term.weight, float(best[inside].mean())))

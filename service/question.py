@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,7 @@ import jieba.posseg
 from index.models import Chunk
 from index.text import fold
 from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_jieba
+from index.glossary import EnglishGlossary, english_words
 from index.transliterate import PinyinNames
 from service.cues import Cues, asked_units, is_latin
 
@@ -53,7 +55,7 @@ YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 ORGANISATION_SUFFIX = re.compile(r"(?:公司|集团|大学|学院|研究院|研究所|中心|委员会|管委会|局|银行|医院|协会|联盟|基金会|学校|党委|政府)$")
 PLACE_SUFFIX = re.compile(r"(?:省|市|区|县|镇|乡|村|街道|社区|新区|开发区|园区)$")
 TAG_KIND: dict[str, EntityKind] = {"nr": "person", "nrfg": "person", "nrt": "person", "ns": "place", "nt": "organisation", "nz": "other"}
-LATIN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*")
+LATIN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:['’][aeo][a-z]*)*(?:[\s-][A-Z][a-z]+(?:['’][aeo][a-z]*)*)*")
 # jieba's dictionary frequency a word not in it is counted with: as rare as a word can be.
 UNSEEN_FREQ = 1
 
@@ -68,8 +70,13 @@ class Entity:
 @dataclass(frozen=True)
 class Term:
     text: str
-    weight: float  # how informative the word is in Chinese at large
+    weight: float  # how informative the word is in Chinese at large (an English word: in English)
     in_corpus: bool
+    forms: tuple[str, ...] = ()  # an English word's Chinese words in the report (index/glossary.py)
+
+    def held_in(self, text: str, norm=fold) -> bool:
+        """Whether ``text`` (already normalised by ``norm``) holds the word, or for an English word one of its Chinese forms."""
+        return any(norm(form) in text for form in (self.forms or (self.text,)) if norm(form))
 
 
 @dataclass(frozen=True)
@@ -102,9 +109,11 @@ def weighted_share(terms: tuple[Term, ...], held) -> float:
 class QuestionAnalyzer:
     """Reads questions against one index's passages and vocabulary."""
 
-    def __init__(self, chunks: list[Chunk], tokenizer: Tokenizer, names: PinyinNames) -> None:
+    def __init__(self, chunks: list[Chunk], tokenizer: Tokenizer, names: PinyinNames, glossary: Callable[[], EnglishGlossary] | None = None) -> None:
         self.tokenizer = tokenizer
         self.names = names
+        # Built on the first English question (a second's reading of the dictionary).
+        self._glossary = functools.cache(glossary) if glossary else None
         self.folded = "\n".join(fold(f"{c.case_title}{c.section}{c.text}") for c in chunks)
         by_case: dict[str, list[str]] = {}
         for c in chunks:
@@ -134,8 +143,8 @@ class QuestionAnalyzer:
         pairs = [] if english else list(self._pos.cut(question))
         entities = self._english_entities(question) if english else self._entities(pairs)
         inside = fold("".join(e.text for e in entities))
-        words = self._english_terms(question) if english else [p.word for p in pairs if _is_content(p.word, p.flag)]
-        terms = tuple(sorted({w: Term(w, self.weight(w), self.holds(w)) for w in words}.values(), key=lambda t: -t.weight))
+        found = self._english_terms(question) if english else [Term(p.word, self.weight(p.word), self.holds(p.word)) for p in pairs if _is_content(p.word, p.flag)]
+        terms = tuple(sorted({t.text: t for t in found}.values(), key=lambda t: -t.weight))
         return QuestionAnalysis(
             text=question,
             language="en" if english else "zh",
@@ -147,14 +156,25 @@ class QuestionAnalyzer:
             years=tuple(sorted({int(y) for y in YEAR.findall(question)})),
         )
 
-    def _english_terms(self, question: str) -> list[str]:
-        """An English question's words the report can hold: its pinyin names as the report's
-        Chinese terms, and its numbers; an unknown capitalised name counts as itself."""
-        out = [str(n) for n in Cues.of(question).numbers]
+    def _english_terms(self, question: str) -> list[Term]:
+        """An English question's words the report can hold: its numbers, its pinyin names as the
+        report's Chinese terms (an unknown capitalised name counts as itself), and its other
+        content words with the report's Chinese words for them (index/glossary.py)."""
+        words = [str(n) for n in Cues.of(question).numbers]
+        named = ""
         for m in LATIN_NAME.finditer(question):
             mapped = self.names.terms(m.group(0))
-            out += mapped or [m.group(0)]
-        return list(dict.fromkeys(out))
+            words += mapped or [m.group(0)]
+            named += " " + m.group(0).lower()
+        terms = [Term(w, self.weight(w), self.holds(w)) for w in dict.fromkeys(words)]
+        if self._glossary is None:
+            return terms
+        glossary = self._glossary()
+        for word in english_words(question):
+            if word not in named:
+                forms = glossary.terms(word)
+                terms.append(Term(word, glossary.weight(word), any(self.holds(f) for f in forms), forms))
+        return terms
 
     def cases_compared(self, question: str) -> list[str]:
         """The cases a question about several cases names (紫金港和钱塘分别…): each the only case
@@ -182,7 +202,7 @@ class QuestionAnalyzer:
         own = self.case_text.get(case, "")
         drop = [n for n, c in names.items() if c != case]
         drop += [t.text for t in self.run(question).terms
-                 if fold(t.text) not in own and any(fold(t.text) in self.case_text[c] for c in compared)]
+                 if not t.forms and fold(t.text) not in own and any(fold(t.text) in self.case_text[c] for c in compared)]
         text = question
         for word in sorted(set(drop), key=len, reverse=True):
             text = text.replace(word, "")

@@ -80,11 +80,11 @@ def features(a: QuestionAnalysis, candidates: list[Candidate]) -> list[dict[str,
         dense = c.dense if c.dense is not None else lo
         dense_rel = (dense - lo) / (hi - lo) if hi > lo else 0.0
         rows.append({
-            "focus": weighted_share(a.focus, lambda t: fold(t.text) in text),
-            "terms": weighted_share(a.terms, lambda t: fold(t.text) in text),
-            "focus_around": weighted_share(a.focus, lambda t: fold(t.text) in around),
+            "focus": weighted_share(a.focus, lambda t: t.held_in(text)),
+            "terms": weighted_share(a.terms, lambda t: t.held_in(text)),
+            "focus_around": weighted_share(a.focus, lambda t: t.held_in(around)),
             "entities": sum(e in text for e in entity_words) / len(entity_words) if entity_words else 0.0,
-            "lead_in": float(bool(before) and (any(e in before for e in entity_words) or any(fold(t.text) in before for t in a.focus[:2]))),
+            "lead_in": float(bool(before) and (any(e in before for e in entity_words) or any(t.held_in(before) for t in a.focus[:2]))),
             "dense": dense,
             "dense_rel": dense_rel,
             "late": c.late if c.late is not None else late_lo,

