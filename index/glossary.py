@@ -52,8 +52,7 @@ def _stems(word: str) -> Iterable[str]:
 def _gloss_words(glosses: str) -> Iterable[str]:
     for gloss in glosses.split("/"):
         gloss = re.sub(r"\([^)]*\)|\[[^\]]*\]", "", gloss).strip().lower()
-        if gloss.startswith("to "):
-            gloss = gloss[3:]
+        gloss = gloss.removeprefix("to ")
         if not gloss or gloss.startswith(NOT_A_MEANING):
             continue
         words = [w for w in WORD.findall(gloss) if len(w) > 2 and w not in STOP]

@@ -23,10 +23,10 @@ from typing import Literal
 import jieba
 import jieba.posseg
 
+from index.glossary import EnglishGlossary, english_words
 from index.models import Chunk
 from index.text import fold
 from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_jieba
-from index.glossary import EnglishGlossary, english_words
 from index.transliterate import PinyinNames
 from service.cues import Cues, asked_units, is_latin
 
