@@ -36,7 +36,7 @@ FOLLOW_UP_EN = re.compile(r"^(?:and\s+|so\s+|then\s+)?(?:what|how)\s+about\s+(?P
 # Follow-ups that ask for more on the same subject rather than name a new one.
 ELABORATION = frozenset("具体 详细 详细点 还有 其他 另外 此外 更多 细节 原因 结果 效果 然后 后来 接下来".split())
 PRONOUN_ZH = re.compile(r"它们|它|该案例|这个案例|这一案例|该地|这里|那里|该区|这个区")
-PRONOUN_EN = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)
+PRONOUN_EN = re.compile(r"\b(?:it|its|they|them|their)\b|(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )\bthere\b(?!\s+(?:is|are|was|were|be|been|has|have|had)\b)", re.IGNORECASE)
 PROPER_NOUN = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg"})
 # References that name nothing: a person, a demonstrative before a noun, an ordinal of a set just mentioned.
 PERSON_ZH = re.compile(r"他们|她们|他|她")
@@ -51,6 +51,8 @@ REFERENCE = re.compile(
 )
 PRONOUNISH = re.compile(r"^(?:这|那|该|此|他|她|它|我|你)")
 ORDINAL = re.compile(r"^(?:第[一二三四五六七八九十\d]+[个家位批项次所]|首[个家位批任次]|其中)")
+# A question about the report as a whole, not the conversation's subject (哪些案例…, 报告的前言…).
+WHOLE_REPORT = re.compile(r"报告|全书|目录|序言|前言|哪些案例|哪几个案例|多少个?案例|各(?:区|地|个案例)|\b(?:report|cases|preface|contents)\b", re.IGNORECASE)
 # What a follow-up names as its new subject may carry a pointer to the previous one (滨江那篇 → 滨江).
 POINTER_SUFFIX = re.compile(r"(?:那篇|这篇|那边|这边|那里|这里|那个|这个)$")
 NAME_SUFFIX = frozenset("区 县 市 镇 乡 村 街道 社区 新区 园区 科技城".split())
@@ -100,18 +102,19 @@ def resolve(question: str, previous: str | None, topic: str | None = None) -> st
     english = is_latin(question)
     match = (PRONOUN_EN if english else PRONOUN_ZH).search(question)
     if match:
-        name = f"{old}'s" if match.group(0).lower() in ("its", "their") else old
+        word = match.group(0).lower()
+        name = f"{old}'s" if word in ("its", "their") else f"in {old}" if word == "there" else old
         return question[: match.start()] + name + question[match.end() :]
-    if english:
-        return f"{old}: {question}" if PERSON_EN.search(question) else question
     own = subject(question)
+    if english:
+        return f"{old}: {question}" if PERSON_EN.search(question) or not (own or WHOLE_REPORT.search(question)) else question
     if own and not DEMONSTRATIVE.match(own):
         return question  # it names what it asks about
     reference = _reference(question)
     if reference is not None:
         return question[:reference] + old + question[reference:]
-    if PERSON_ZH.search(question) or ORDINAL.match(question):
-        return f"{old} {question}"
+    if PERSON_ZH.search(question) or ORDINAL.match(question) or not (own or WHOLE_REPORT.search(question)):
+        return f"{old} {question}"  # it names nothing it asks about: the conversation's subject
     return question
 
 

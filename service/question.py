@@ -260,9 +260,14 @@ def answer_type(question: str) -> AnswerType:
 # What a text holding an answer of each type looks like. How, why and yes/no answers have no
 # such shape: they are not checked.
 NUMBER_WITH_UNIT = re.compile(r"[0-9０-９一二两三四五六七八九十百千万亿.]+\s*(?:余|多)?(?:亿|万)?(?:元|%|％|倍|成|个百分点|分钟|小时|天|个月|年)|百分之")
+# A person's name: a common surname and one or two characters that are not function words (so
+# 负责人说, 高兴地说, 如果说 and 主席之一 are not names), after a title or before a verb of saying.
+SURNAME = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤俞郁查楼应翁虞茅章裘屠柴詹傅骆"
+GIVEN = r"[^\W\d_a-zA-Z地的得了着是在有和与也都就还又说把被之一这那其等及将对从为以而]"
+NAME = f"[{SURNAME}]{GIVEN}{{1,2}}"
 PERSON = re.compile(
-    r"(?:书记|主任|局长|区长|镇长|县长|市长|院长|所长|校长|教授|博士|总经理|经理|负责人|董事长|创始人|专家|研究员|主席|队长|社长|站长|老师)"
-    r"[\u4e00-\u9fff]{2,3}|[\u4e00-\u9fff]{2,3}(?:说|表示|介绍|坦言|认为|指出|告诉)"
+    r"(?:书记|主任|局长|区长|镇长|县长|市长|院长|所长|校长|教授|博士|总经理|经理人|经理|负责人|董事长|创始人|专家|研究员|主席|队长|社长|站长|老师|坊主)"
+    + NAME + "|" + NAME + r"(?=说|表示|介绍|坦言|认为|指出|告诉)"
 )
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{2,}(?:公司|集团|大学|学院|研究院|研究所|中心|委员会|管委会|局|银行|医院|协会|联盟|基金会|学校)")
 PLACE = re.compile(r"[\u4e00-\u9fff]{1,}(?:省|市|区|县|镇|乡|村|街道|社区|新区|园区)")

@@ -135,3 +135,15 @@ def test_sources_name_the_preface_and_a_case_the_contents_do_not_list_apart():
     unlisted = Citation(2, "b", "c9", "临安青山湖街道：新案例", None, "导语", "009.txt", "新做法。", 0, 4, "body")
     reply = format_reply(Answer("人到半山。[1]新做法。[2]", found=True, citations=[preface, unlisted]))
     assert "《杭州“深化改革、强基固本”再出发》报告前言" in reply and "《临安青山湖街道：新案例》版面未列入目录" in reply
+
+
+def test_a_follow_up_naming_nothing_it_asks_about_gets_the_conversations_subject():
+    resolved = resolve("为啥要把工厂往楼上搬？", "滨江今年开园的荟鼎智创中心是干什么用的？")
+    assert resolved.startswith("滨江") and resolved.endswith(" 为啥要把工厂往楼上搬？")
+    assert resolve("How many projects have settled there so far?", "紫金港科技城眼下在打造的省级产业园叫什么？") == "How many projects have settled in 紫金港科技城 so far?"
+    assert resolve("How many people took part?", "What did Binjiang build for its companies?") == "Binjiang: How many people took part?"
+
+
+def test_a_question_about_the_whole_report_is_not_tied_to_the_conversation():
+    assert resolve("报告一共收录了多少个案例？", "滨江今年开园的荟鼎智创中心是干什么用的？") == "报告一共收录了多少个案例？"
+    assert resolve("Is there a preface?", "What did Binjiang build for its companies?") == "Is there a preface?"
