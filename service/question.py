@@ -185,11 +185,17 @@ class QuestionAnalyzer:
         """Each entity of the question that exactly one case's text names, with that case."""
         out: dict[str, str] = {}
         for entity in self.run(question).entities:
-            name = fold(entity.text)
-            holding = [case for case, text in self.case_text.items() if name and name in text]
-            if len(holding) == 1:
-                out[entity.text] = holding[0]
+            # A name glued to the words before it (职业经理人罗泽锋) may be in no text whole: its words are tried then.
+            for name in [entity.text] if self._holding(entity.text) else [p.word for p in self._pos.cut(entity.text) if len(p.word) >= 2]:
+                holding = self._holding(name)
+                if len(holding) == 1:
+                    out[name] = holding[0]
         return out
+
+    def _holding(self, name: str) -> list[str]:
+        """The cases whose own text names ``name``."""
+        folded = fold(name)
+        return [case for case, text in self.case_text.items() if folded and folded in text]
 
     def about_case(self, question: str, case: str) -> str:
         """What a question about several cases asks of one of them: the question without the other

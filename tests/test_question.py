@@ -83,3 +83,9 @@ def test_an_english_questions_words_are_read_through_the_glossary(searcher):
     assert by_text["farmland"].held_in("永安村的农田") and not by_text["farmland"].held_in("永安村")
     off = searcher.analyzer.run("Is a typhoon expected to hit Hangzhou this month?")
     assert not {t.text: t for t in off.terms}["typhoon"].in_corpus
+
+
+def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
+    """jieba tags 职业经理人罗泽锋 as one name; no text holds it whole, each of its words one case."""
+    cases = searcher.analyzer.cases_compared("富阳的两位乡村职业经理人罗泽锋和朱晓晨，分别是什么时候到岗的？")
+    assert len(cases) == 2
