@@ -149,9 +149,10 @@ def contents_quotes(question: str, hits: list[Hit]) -> list[_Sentence]:
     ]
 
 
-def byline_quote(question: str, hits: list[Hit]) -> list[_Sentence]:
+def byline_quote(question: str, hits: list[Hit], cases: list[str] | None = None) -> list[_Sentence]:
     """For a question asking who wrote a commentary, the commentary's byline (its expert's title
-    and name), from the best hit's case when one of its commentaries was retrieved.
+    and name), from the best hit's case when one of its commentaries was retrieved; for a question
+    about several cases (``cases``: 余杭和钱塘的点评专家分别是谁？), the byline of each.
 
     Scored with the other sentences, the byline lost to the case's own sentences, which share the
     place the question names while the byline does not.
@@ -160,8 +161,15 @@ def byline_quote(question: str, hits: list[Hit]) -> list[_Sentence]:
     if not (cues.wants_author and "commentary" in cues.kinds):  # 点评 itself: “评价…的院长是谁” asks no byline
         return []
     commentaries = [h for h in hits if h.chunk.section_kind == "commentary"]
+    if cases:
+        return [q for case in cases for q in _byline([h for h in commentaries if h.chunk.case_id == case])]
     same_case = [h for h in commentaries if hits and h.chunk.case_id == hits[0].chunk.case_id]
-    for h in same_case + commentaries:
+    return _byline(same_case + commentaries)
+
+
+def _byline(commentaries: list[Hit]) -> list[_Sentence]:
+    """The first byline of these commentary passages, as a one-sentence quote (or none)."""
+    for h in commentaries:
         for a, b in sentence_spans(h.chunk.text):
             if is_byline(h.chunk.text[a:b]):
                 return [_Sentence(h, a, b, 0.0, frozenset())]
@@ -378,7 +386,7 @@ class ExtractiveAnswerer:
                 return contents + opening(on_page)
             page_terms = [t for t in terms if t not in {str(p) for p in cues.pages}]  # “28个省市” is not about page 28
             return contents + self.select(question, on_page, page_terms)[:1]
-        if byline := byline_quote(question, hits):
+        if byline := byline_quote(question, hits, self.analyzer.cases_compared(question) if self.analyzer else None):
             return byline
         if lead := lead_quote(question, hits):
             return lead

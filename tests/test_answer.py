@@ -324,3 +324,16 @@ def test_a_lead_in_is_quoted_up_to_the_answer_after_it(searcher):
     assert continued.text == text[: text.index("二是")]
     plain = _Sentence(hit(text), 0, lead.end, 1.0, frozenset())
     assert answerer._continued(plain, "滨江为什么要改革？") is plain  # a why question has no answer shape to look for
+
+
+def test_who_wrote_two_cases_commentaries_is_answered_by_both_bylines():
+    from service.answer import byline_quote
+
+    hits = [
+        hit("浙江省社科院研究员 唐晓燕\n基层工作无小事。", rank=1, case="余杭", kind="commentary"),
+        hit("浙江工商大学党委书记 郁建兴教授\n营商环境是软实力。", rank=2, case="钱塘", kind="commentary"),
+    ]
+    question = "余杭和钱塘的专家点评分别是谁写的？"
+    assert [q.text for q in byline_quote(question, hits)] == ["浙江省社科院研究员 唐晓燕"]
+    both = byline_quote(question, hits, ["c-余杭", "c-钱塘"])
+    assert [q.text for q in both] == ["浙江省社科院研究员 唐晓燕", "浙江工商大学党委书记 郁建兴教授"]
