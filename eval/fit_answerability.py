@@ -60,7 +60,7 @@ def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, n
     X, y, ids, fresh = [], [], [], []
     for path in TRAINING:
         for q in load_questions(Path(path)):
-            hits = answerer.on_named_places(q.question, searcher.search(q.question, settings.top_k))
+            hits = answerer.on_named_places(q.question, answerer.rerank(q.question, searcher.search(q.question, settings.top_k)))
             if answerer.decide(q.question, hits)[1] is not None:
                 continue
             quotes = answerer.scored(q.question, answerer.pool(q.question, hits)) if answerer.fitted_quotes else []

@@ -46,6 +46,9 @@ QUOTES_MODEL = "quotes"
 # best sentence alone, with its context) to 0.894, at a median answer of 152 characters
 # (0.05: 0.898 at 179; 0.2: 0.861 at 117); eval/RESULTS.md.
 QUOTE_AT = 0.1
+# How many of the first passages the quote model re-ranks (Answerer.rerank): the depth its weight
+# was fitted at (eval/fit_quotes.py).
+RERANK_DEPTH = 5
 
 log = logging.getLogger("touyan.answer")
 
@@ -87,6 +90,8 @@ class Answer:
 
 
 class Answerer(Protocol):
+    def rerank(self, question: str, hits: list[Hit]) -> list[Hit]: ...
+
     def run(self, question: str, hits: list[Hit]) -> Answer: ...
 
 
@@ -324,6 +329,23 @@ class ExtractiveAnswerer:
         if is_latin(question):  # the quotes are the report's Chinese; what frames them is the question's language
             text = f"The report says: {text}"
         return Answer(text, found=True, citations=citations, support=support, confidence=confidence)
+
+    def rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The first ``RERANK_DEPTH`` passages re-ordered by their fused score (scaled to the best)
+        plus the quote model's best sentence probability in each, by the weight fitted with the
+        quote model (its ``rerank_weight``): search ranks passages by how they match the question
+        as a whole, the quote model by whether a sentence states the asked detail."""
+        weight = float(self.quote_model.meta.get("rerank_weight", 0.0)) if self.fitted_quotes else 0.0
+        head, tail = hits[:RERANK_DEPTH], hits[RERANK_DEPTH:]
+        if weight <= 0 or len(head) < 2:
+            return hits
+        best: dict[str, float] = {}
+        for q in self.scored(question, head):
+            chunk_id = q.candidate.hit.chunk.id
+            best[chunk_id] = max(best.get(chunk_id, 0.0), q.probability)
+        top = max(h.score for h in head) or 1.0
+        order = sorted(head, key=lambda h: -(h.score / top + weight * best.get(h.chunk.id, 0.0)))
+        return [replace(h, rank=r) for r, h in enumerate(order + tail, 1)]
 
     def on_named_places(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits a question naming places may be answered from: those of cases about them, and

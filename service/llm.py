@@ -72,6 +72,9 @@ class LLMAnswerer:
         self.api_key = api_key
         self.timeout = timeout
 
+    def rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        return self.fallback.rerank(question, hits)
+
     def run(self, question: str, hits: list[Hit]) -> Answer:
         if not hits:
             return self.fallback.run(question, hits)

@@ -337,3 +337,20 @@ def test_who_wrote_two_cases_commentaries_is_answered_by_both_bylines():
     assert [q.text for q in byline_quote(question, hits)] == ["浙江省社科院研究员 唐晓燕"]
     both = byline_quote(question, hits, ["c-余杭", "c-钱塘"])
     assert [q.text for q in both] == ["浙江省社科院研究员 唐晓燕", "浙江工商大学党委书记 郁建兴教授"]
+
+
+def test_the_quote_model_reranks_the_first_passages_only(searcher, settings):
+    """The first RERANK_DEPTH passages are re-ordered by the fused score plus the fitted weight times
+    their best sentence's probability; the rest keep their order, and ranks are renumbered."""
+    from service.answer import RERANK_DEPTH
+
+    answerer = ExtractiveAnswerer.for_settings(settings, searcher)
+    assert answerer.quote_model.meta["rerank_weight"] >= 0
+    question = "小区楼房底下那层空着的地方翻新以后，邻居们拿它当什么用？"
+    hits = searcher.search(question, RERANK_DEPTH + 3)
+    reranked = answerer.rerank(question, hits)
+    assert [h.rank for h in reranked] == list(range(1, len(hits) + 1))
+    assert {h.chunk.id for h in reranked[:RERANK_DEPTH]} == {h.chunk.id for h in hits[:RERANK_DEPTH]}
+    assert [h.chunk.id for h in reranked[RERANK_DEPTH:]] == [h.chunk.id for h in hits[RERANK_DEPTH:]]
+    unweighted = replace(answerer.quote_model, meta={**answerer.quote_model.meta, "rerank_weight": 0.0})
+    assert ExtractiveAnswerer(analyzer=searcher.analyzer, quote_model=unweighted).rerank(question, hits) == hits

@@ -26,7 +26,7 @@ def answer_question(
     """Retrieve, then answer from what was retrieved; shared by /ask and the chat endpoint."""
     check_case(searcher, case_id)
     check_report(searcher, report)
-    hits = searcher.search(question, top_k, case_id=case_id, page=page, report=report)
+    hits = answerer.rerank(question, searcher.search(question, top_k, case_id=case_id, page=page, report=report))
     if not hits and (case_id is not None or page is not None or report is not None):
         return hits, Answer(no_passage_text(searcher, case_id, page, report), found=False, confidence=0.0)
     return hits, answerer.run(question, hits)
