@@ -2,9 +2,9 @@
 weighs into ``found`` and a calibrated ``confidence``.
 
 Each feature is a number computed from the question's analysis (service/question.py) and the
-passages retrieved for it; ``FEATURES`` says what each one means. The model is a logistic
-regression over them, fitted on the training questions only and committed as
-service/models/answerability.json.
+passages retrieved for it; ``FEATURES`` says what each one means. The model over them (today
+LightGBM's boosted trees; eval/fit_answerability.py keeps whichever kind refuses most out of fold)
+is fitted on the training questions only and committed as service/models/answerability.json.
 """
 from __future__ import annotations
 

@@ -12,7 +12,9 @@ A follow-up that points back without naming what it means — a person (他说�
 work?), a demonstrative noun (这个社区的书记是谁？, 写这篇点评的人…) or an ordinal (第一家…,
 首任…) — gets the subject of the conversation put before the reference or the question:
 the person is named only in the previous answer, which is not read, so the subject (钱塘)
-stands beside 他 rather than replacing it. The subject carries through turns that name none.
+stands beside 他 rather than replacing it. A follow-up that names nothing it asks about at all
+(为啥要把工厂往楼上搬？, How many people took part?) gets it too, unless it asks about the report
+as a whole (哪些案例…, the preface). The subject carries through turns that name none.
 """
 from __future__ import annotations
 
