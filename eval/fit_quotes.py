@@ -32,9 +32,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eval.fit_answerability import TRAINING
-from eval.gold import Question, load_questions
+from eval.gold import Question, Scores, load_questions
 from index.text import fold
-from service.answer import RERANK_DEPTH, ExtractiveAnswerer
+from service.answer import RERANK_DEPTH, ExtractiveAnswerer, reranked
 from service.fitted import MODELS, LogisticModel
 from service.quotes import FEATURES, features
 from service.search import open_searcher
@@ -86,12 +86,12 @@ def rerank_weight(searcher, answerer: ExtractiveAnswerer, c: float) -> tuple[flo
         best[(g, chunk_id)] = max(best.get((g, chunk_id), 0.0), prob)
     figures = {}
     for w in RERANK_WEIGHTS:
-        first = []
+        scores = Scores()
         for qid, hits in lists:
-            top = max(score for _, score, _ in hits) or 1.0
-            order = sorted(hits, key=lambda h, qid=qid: -(h[1] / top + w * best.get((qid, h[0]), 0.0)))
-            first.append(next(r for r, h in enumerate(order, 1) if h[2]))
-        figures[str(w)] = {"hit@1": round(float(np.mean([r == 1 for r in first])), 3), "mrr": round(float(np.mean([1 / r for r in first])), 3)}
+            order = reranked([score for _, score, _ in hits], [best.get((qid, chunk_id), 0.0) for chunk_id, _, _ in hits], w)
+            scores.add([hits[i][0] for i in order], {chunk_id for chunk_id, _, gold in hits if gold})
+        summary = scores.summary()
+        figures[str(w)] = {"hit@1": summary["hit@1"], "mrr": summary["mrr"]}
     chosen = max(RERANK_WEIGHTS, key=lambda w: (figures[str(w)]["mrr"], figures[str(w)]["hit@1"], -w))
     return chosen, {"questions": len(lists), "by_weight": figures}
 

@@ -222,6 +222,13 @@ def opening(hits: list[Hit], max_chars: int = 150) -> list[_Sentence]:
     return [_Sentence(first, spans[0][0], end, 0.0, frozenset())]
 
 
+def reranked(scores: list[float], best: list[float], weight: float) -> list[int]:
+    """The order of passages (indices) by their fused score scaled to the best plus ``weight`` times
+    their best sentence's probability: ExtractiveAnswerer.rerank, and eval/fit_quotes.py fitting the weight."""
+    top = max(scores) or 1.0
+    return sorted(range(len(scores)), key=lambda i: -(scores[i] / top + weight * best[i]))
+
+
 def load_model(name: str) -> LogisticModel | None:
     """A fitted model of service/models/, or None (logged) when it was not fitted."""
     try:
@@ -343,9 +350,8 @@ class ExtractiveAnswerer:
         for q in self.scored(question, head):
             chunk_id = q.candidate.hit.chunk.id
             best[chunk_id] = max(best.get(chunk_id, 0.0), q.probability)
-        top = max(h.score for h in head) or 1.0
-        order = sorted(head, key=lambda h: -(h.score / top + weight * best.get(h.chunk.id, 0.0)))
-        return [replace(h, rank=r) for r, h in enumerate(order + tail, 1)]
+        order = reranked([h.score for h in head], [best.get(h.chunk.id, 0.0) for h in head], weight)
+        return [replace(h, rank=r) for r, h in enumerate([head[i] for i in order] + tail, 1)]
 
     def on_named_places(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits a question naming places may be answered from: those of cases about them, and

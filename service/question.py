@@ -127,6 +127,8 @@ class QuestionAnalyzer:
         self._general.check_initialized()
         # The answerability model and the quote model read the same question in one request.
         self.run = functools.lru_cache(maxsize=256)(self._run)
+        # Search, quoting and the byline rule each ask which cases a question compares.
+        self._names_by_case = functools.lru_cache(maxsize=256)(self._case_names)
 
     def weight(self, word: str) -> float:
         """Information of a word in general Chinese: -log of its share in jieba's dictionary."""
@@ -179,9 +181,10 @@ class QuestionAnalyzer:
     def cases_compared(self, question: str) -> list[str]:
         """The cases a question about several cases names (紫金港和钱塘分别…): each the only case
         whose text names one of its entities; empty unless there are two or more."""
-        return list(dict.fromkeys(self._names_by_case(question).values())) if len(set(self._names_by_case(question).values())) >= 2 else []
+        cases = list(dict.fromkeys(self._names_by_case(question).values()))
+        return cases if len(cases) >= 2 else []
 
-    def _names_by_case(self, question: str) -> dict[str, str]:
+    def _case_names(self, question: str) -> dict[str, str]:
         """Each entity of the question that exactly one case's text names, with that case."""
         out: dict[str, str] = {}
         for entity in self.run(question).entities:
