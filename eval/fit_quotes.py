@@ -3,8 +3,7 @@ service/quotes.py, on the training questions only.
 
     python -m eval.fit_quotes [--out service/models/quotes.json]
 
-Training questions: the answerable ones of eval/qa_train.jsonl, eval/questions.jsonl and
-eval/heldout.jsonl. Candidates are the sentences of the passages the answerer reads, retrieved
+Training questions: the answerable ones of eval/fit_answerability.py's ``TRAINING`` sets. Candidates are the sentences of the passages the answerer reads, retrieved
 as the service retrieves them; a sentence is a positive when it states one of the question's
 key facts (or, for a question without key facts, holds one of its evidence strings). A
 logistic regression; its regularisation is chosen by 5-fold cross-validation grouped by
