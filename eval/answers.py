@@ -8,6 +8,7 @@ by category (``paraphrase`` is the everyday-words one), and the ranking (hit@1, 
 For unanswerable ones: how many are refused (``found: false``), by kind and language. For
 conversations: how many follow-ups are resolved right (the top passage for the standalone
 question is of the gold case) and answered with the key facts. The median /ask time in-process.
+With several question sets, ``pooled`` sums them all up as one.
 
 Held-out sets (qa_heldout, chat_heldout, blind) are for reporting only: ``--misses`` lists the
 questions an answer got wrong, for reading on training sets, never on held-out ones.
@@ -44,6 +45,7 @@ class Outcome:
     found: bool
     key: bool | None  # the answer states every key fact (None: unanswerable)
     rank: int | None  # of the first answering passage in the top 5 (None: none, or unanswerable)
+    confidence: float | None  # that the report answers it (None: no model judged it)
     ms: float
     answer: str
 
@@ -63,7 +65,7 @@ def outcome(searcher: Searcher, answerer: Answerer, q: Question, asked: str, top
     rank = next((h.rank for h in hits if h.chunk.id in gold), None)
     quoted = "".join(c.quote for c in answer.citations)
     key = None if unanswerable else answer.found and states(q, quoted)
-    return Outcome(q.id, q.category, q.kind, is_latin(q.question), answer.found, key, rank, ms, answer.text)
+    return Outcome(q.id, q.category, q.kind, is_latin(q.question), answer.found, key, rank, answer.confidence, ms, answer.text)
 
 
 def share(values: list[bool]) -> dict:
@@ -88,9 +90,23 @@ def summarize(outcomes: list[Outcome]) -> dict:
             "refused_by_kind": {k: share([not o.found for o in unanswerable if o.kind == k]) for k in sorted({str(o.kind) for o in unanswerable})},
             "refused_english": share([not o.found for o in unanswerable if o.english]),
         },
+        "separation": separation(answerable, unanswerable),
         "ask_median_ms": round(statistics.median(o.ms for o in outcomes), 1) if outcomes else None,
     }
     return out
+
+
+def separation(answerable: list[Outcome], unanswerable: list[Outcome]) -> dict:
+    """How well the confidence tells answerable questions from unanswerable ones, whatever the
+    threshold: the AUC, and the share refused at the threshold answering 95 % of the answerable
+    ones (a point of the curve to compare models by, not what the service does)."""
+    pos = [o.confidence for o in answerable if o.confidence is not None]
+    neg = [o.confidence for o in unanswerable if o.confidence is not None]
+    if not pos or not neg:
+        return {"auc": None, "refused_at_answered_95": None}
+    auc = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+    threshold = sorted(pos)[int(0.05 * len(pos))]
+    return {"auc": round(auc, 3), "refused_at_answered_95": round(sum(n < threshold for n in neg) / len(neg), 3)}
 
 
 def run_questions(searcher: Searcher, answerer: Answerer, path: Path, top_k: int) -> list[Outcome]:
@@ -128,11 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
     answerer = make_answerer(settings, searcher)
     report = {}
+    pooled: list[Outcome] = []
     for path in args.questions:
         outcomes = run_questions(searcher, answerer, path, settings.top_k)
+        pooled += outcomes
         report[path.name] = summarize(outcomes)
         if args.misses:
             report[path.name]["misses"] = misses(outcomes)
+    if len(args.questions) > 1:
+        report["pooled"] = summarize(pooled)
     for path in args.chat:
         result = run_chat(searcher, answerer, path, settings.top_k)
         if not args.misses:
