@@ -25,7 +25,7 @@ from index.text import sentence_spans
 from index.tokenize import Tokenizer, normalize
 from service.cues import Cues, holds_quantity, is_byline, is_latin
 from service.fitted import LogisticModel
-from service.question import QuestionAnalyzer, holds_type
+from service.question import QuestionAnalyzer, holds_type, parts
 from service.quotes import Candidate, ScoredQuote
 from service.quotes import features as quote_features
 from service.search import Hit, Searcher
@@ -313,6 +313,8 @@ class ExtractiveAnswerer:
             return Answer(not_found_text(question, hits), found=False, support=support, confidence=confidence)
         hits = named
         chosen = self.select(question, hits, self.terms(question))
+        if self.fitted_quotes:
+            chosen = self.cover_parts(question, hits, chosen)
         citations = [
             Citation(
                 n=n,
@@ -466,6 +468,36 @@ class ExtractiveAnswerer:
             if asked != question and own:
                 best[case] = max(self.sentences(asked, own, terms), key=lambda s: s.score, default=first)
         return [self._in_context(s, question) for s in sorted(best.values(), key=lambda s: -s.score)][: self.max_sentences]
+
+    def cover_parts(self, question: str, hits: list[Hit], chosen: list[_Sentence]) -> list[_Sentence]:
+        """For a question asking two things in turn (…是多少？…又是谁？), the quotes with each part's
+        own best sentence among them: scored as one question, the sentences about the part with
+        more words can fill the answer and leave the other part unanswered. A part naming nothing
+        of its own (…什么时候能建好？) is read with the parts before it. Each part reads every
+        passage, its own best first, so the byline rule finds that part's case."""
+        asked = parts(question)
+        if len(asked) < 2:
+            return chosen
+        chosen, needed = list(chosen), []
+        for i, part in enumerate(asked):
+            if i and not self.analyzer.run(part).entities:
+                part = "".join(asked[: i + 1])
+            scored = self.sentences(part, hits, self.terms(part))
+            best_in: dict[str, float] = {}
+            for q in scored:
+                best_in[q.hit.chunk.id] = max(best_in.get(q.hit.chunk.id, 0.0), q.score)
+            byline = byline_quote(part, sorted(hits, key=lambda h: -best_in.get(h.chunk.id, 0.0)), self.analyzer.cases_compared(part))
+            best = byline[0] if byline else max(scored, key=lambda s: s.score, default=None)
+            if best is None:
+                continue
+            held = next((c for c in chosen if c.hit is best.hit and best.start < c.end and best.end > c.start), None)
+            if held is None:
+                held = best if byline else self._in_context(best, part)
+                chosen.append(held)
+            needed.append(held)
+        # Each part's sentence first, then the others as long as there is room.
+        ordered = list(dict.fromkeys([*needed, *chosen]))
+        return ordered[: max(self.max_sentences, len(needed))]
 
     def pool(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The passages quotes are drawn from: those of the part of the report the question names,

@@ -354,3 +354,16 @@ def test_the_quote_model_reranks_the_first_passages_only(searcher, settings):
     assert [h.chunk.id for h in reranked[RERANK_DEPTH:]] == [h.chunk.id for h in hits[RERANK_DEPTH:]]
     unweighted = replace(answerer.quote_model, meta={**answerer.quote_model.meta, "rerank_weight": 0.0})
     assert ExtractiveAnswerer(analyzer=searcher.analyzer, quote_model=unweighted).rerank(question, hits) == hits
+
+
+def test_a_question_asking_two_things_quotes_an_answer_to_each(searcher, settings):
+    """Each part of “…是谁？…又是谁？” gets its own best sentence (and each part's own passages are
+    retrieved), not just the sentences about the part with more words."""
+    from service.api.routers.ask import answer_question
+    from service.api.app import make_answerer
+
+    question = "点评紫金港的浙江省社科院研究员是谁？序言里发表看法的浙江省社会科学院院长又是谁？"
+    hits, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
+    assert answer.found
+    assert "周盛" in answer.text and "查志强" in answer.text
+    assert len({h.chunk.id for h in hits}) == len(hits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.question import answer_type, holds_type
+from service.question import answer_type, holds_type, parts
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,13 @@ def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
     """jieba tags 职业经理人罗泽锋 as one name; no text holds it whole, each of its words one case."""
     cases = searcher.analyzer.cases_compared("富阳的两位乡村职业经理人罗泽锋和朱晓晨，分别是什么时候到岗的？")
     assert len(cases) == 2
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("富阳设了多少个试点？紫金港又有多少名科学家落地？", ["富阳设了多少个试点？", "紫金港又有多少名科学家落地？"]),
+    ("钱塘有多少人？", ["钱塘有多少人？"]),
+    ("是谁？又是谁？", ["是谁？又是谁？"]),  # pieces too short to stand alone
+    ("余杭和钱塘分别是什么？", ["余杭和钱塘分别是什么？"]),
+])
+def test_the_parts_of_a_question_asking_two_things(question, expected):
+    assert parts(question) == expected

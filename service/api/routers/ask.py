@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from fastapi import APIRouter
 
@@ -9,7 +10,11 @@ from service.answer import Answer, Answerer
 from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep, check_case, check_report
 from service.api.errors import FILTERED, responses
 from service.api.schemas import AskRequest, AskResponse
+from service.question import parts
 from service.search import Hit, Searcher
+
+# How many of its own best passages each part of a two-part question adds.
+PART_PASSAGES = 3
 
 router = APIRouter(tags=["ask"], route_class=JsonBodyRoute)
 
@@ -27,9 +32,27 @@ def answer_question(
     check_case(searcher, case_id)
     check_report(searcher, report)
     hits = answerer.rerank(question, searcher.search(question, top_k, case_id=case_id, page=page, report=report))
+    hits = with_parts(searcher, question, hits, case_id=case_id, page=page, report=report)
     if not hits and (case_id is not None or page is not None or report is not None):
         return hits, Answer(no_passage_text(searcher, case_id, page, report), found=False, confidence=0.0)
     return hits, answerer.run(question, hits)
+
+
+def with_parts(searcher: Searcher, question: str, hits: list[Hit], **filters) -> list[Hit]:
+    """For a question asking two things in turn (service/question.py ``parts``), each part's own
+    best passages after the question's, so each part can be quoted: the question as a whole finds
+    the passages of the part with more words."""
+    asked = parts(question)
+    if len(asked) < 2:
+        return hits
+    seen = {h.chunk.id for h in hits}
+    extra = []
+    for part in asked:
+        for h in searcher.search(part, PART_PASSAGES, **filters):
+            if h.chunk.id not in seen:
+                seen.add(h.chunk.id)
+                extra.append(h)
+    return hits + [replace(h, rank=len(hits) + n) for n, h in enumerate(extra, 1)]
 
 
 def no_passage_text(searcher: Searcher, case_id: str | None, page: int | None, report: str | None = None) -> str:
