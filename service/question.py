@@ -163,11 +163,11 @@ class QuestionAnalyzer:
         report's Chinese terms (an unknown capitalised name counts as itself), and its other
         content words with the report's Chinese words for them (index/glossary.py)."""
         words = [str(n) for n in Cues.of(question).numbers]
-        named = ""
+        named: set[str] = set()  # the names' own words, read as names rather than through the glossary
         for m in LATIN_NAME.finditer(question):
             mapped = self.names.terms(m.group(0))
             words += mapped or [m.group(0)]
-            named += " " + m.group(0).lower()
+            named.update(english_words(m.group(0)))
         terms = [Term(w, self.weight(w), self.holds(w)) for w in dict.fromkeys(words)]
         if self._glossary is None:
             return terms
