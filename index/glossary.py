@@ -20,6 +20,7 @@ from collections.abc import Iterable
 # A gloss line: traditional, simplified, [pinyin], /gloss/gloss/…/; a proper name's pinyin is capitalised.
 ENTRY = re.compile(r"^\S+ (\S+) \[([^\]]*)\] /(.*)/$")
 ONE_NAME = re.compile(r"[A-Z][a-z]+")
+PLACE_GLOSS = re.compile(r"\b(?:city|county|province|district|prefecture|town|township|village|municipality|autonomous region|special administrative region)\b")
 WORD = re.compile(r"[a-z]+")
 # Glosses that are references, not meanings.
 NOT_A_MEANING = ("cl:", "variant of", "old variant", "see ", "surname ", "abbr. for", "used in ")
@@ -86,6 +87,7 @@ class EnglishGlossary:
         used: Counter[str] = Counter()
         entries = 0
         self._names: dict[str, set[str]] = {}
+        self._places: set[str] = set()
         for line in dictionary_lines() if lines is None else lines:
             m = ENTRY.match(line.strip())
             if not m:
@@ -99,6 +101,8 @@ class EnglishGlossary:
             if len(m.group(1)) >= 2:
                 for name in _name_spellings(m.group(2), m.group(3)):
                     self._names.setdefault(name, set()).add(m.group(1))
+                if m.group(2)[:1].isupper() and PLACE_GLOSS.search(m.group(3)):
+                    self._places.add(m.group(1))
         self._used = used
         self._entries = max(entries, 1)
 
@@ -113,6 +117,11 @@ class EnglishGlossary:
         """The Chinese proper names (places, people, any the dictionary has, not only the index's)
         an English word spells: Ningbo → 宁波, Macao → 澳门; none for an ordinary word."""
         return tuple(sorted(self._names.get(word.lower(), ())))
+
+    def is_place(self, word: str) -> bool:
+        """Whether the dictionary has this Chinese word as the name of a place (义乌: "county-level
+        city in Jinhua"); a proper name's other senses (小岛: a Japanese surname, 牵牛: a star) are not."""
+        return word in self._places
 
     def weight(self, word: str) -> float:
         """How informative an English word is: -log of the share of dictionary entries glossed with it."""

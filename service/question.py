@@ -112,7 +112,7 @@ class QuestionAnalyzer:
     def __init__(self, chunks: list[Chunk], tokenizer: Tokenizer, names: PinyinNames, glossary: Callable[[], EnglishGlossary] | None = None) -> None:
         self.tokenizer = tokenizer
         self.names = names
-        # Built on the first English question (a second's reading of the dictionary).
+        # CC-CEDICT, read on the first question (a second; a server reads it before it answers: warm).
         self._glossary = functools.cache(glossary) if glossary else None
         self.folded = "\n".join(fold(f"{c.case_title}{c.section}{c.text}") for c in chunks)
         by_case: dict[str, list[str]] = {}
@@ -129,6 +129,11 @@ class QuestionAnalyzer:
         self.run = functools.lru_cache(maxsize=256)(self._run)
         # Search, quoting and the byline rule each ask which cases a question compares.
         self._names_by_case = functools.lru_cache(maxsize=256)(self._case_names)
+
+    def warm(self) -> None:
+        """Read the dictionary now rather than on the first question (a second; a server does it before it answers)."""
+        if self._glossary:
+            self._glossary()
 
     def weight(self, word: str) -> float:
         """Information of a word in general Chinese: -log of its share in jieba's dictionary."""
@@ -238,9 +243,12 @@ class QuestionAnalyzer:
         """The names jieba tags (people, places, organisations, the report's own terms), each
         with the name and suffix words that follow it (深圳 + 前海, 钱塘 + 区, 仓前 + 街道)."""
         out: dict[str, Entity] = {}
+        place = self._glossary().is_place if self._glossary else (lambda word: False)
         i = 0
         while i < len(pairs):
             kind = TAG_KIND.get(pairs[i].flag)
+            if kind is None and len(pairs[i].word) >= 2 and place(pairs[i].word):
+                kind = "place"
             if kind is None:
                 i += 1
                 continue
@@ -254,8 +262,8 @@ class QuestionAnalyzer:
             name = "".join(w.word for w in words)
             if ORGANISATION_SUFFIX.search(name):
                 kind = "organisation"
-            elif PLACE_SUFFIX.search(name) and kind == "other":
-                kind = "place"
+            elif kind == "other" and (PLACE_SUFFIX.search(name) or any(place(w.word) for w in words if len(w.word) >= 2)):
+                kind = "place"  # jieba tags many places nz (义乌): the dictionary knows them as names
             if len(name) >= 2:
                 out[name] = Entity(name, kind, self.holds(name) or all(self.holds(w.word) for w in words if len(w.word) >= 2))
             i = j

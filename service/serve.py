@@ -49,7 +49,10 @@ def open_index(settings: Settings, live: LiveIndex) -> None:
         log.info(message)
 
     try:
-        live.install(open_searcher(settings, progress=progress))
+        searcher = open_searcher(settings, progress=progress)
+        progress("reading the dictionary the questions are analysed with")
+        searcher.analyzer.warm()
+        live.install(searcher)
     except (FileNotFoundError, ValueError, ImportError, OSError) as e:  # a damaged index, a missing corpus, a store out of reach
         print(f"error: {e}", file=sys.stderr, flush=True)
         os._exit(2)  # a supervisor restarts or reports it; nothing could be served

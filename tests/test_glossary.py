@@ -37,8 +37,11 @@ def test_proper_names_are_spelled_by_their_pinyin_or_a_one_word_gloss():
         "寧波 宁波 [Ning2 bo1] /Ningbo subprovincial city in Zhejiang/",
         "澳門 澳门 [Ao4 men2] /Macao/Macau/",
         "農田 农田 [nong2 tian2] /farmland/cultivated field/",
+        "義烏 义乌 [Yi4 wu1] /Yiwu, county-level city in Jinhua/",
+        "小島 小岛 [Xiao3 dao3] /Kojima (Japanese surname)/",
     ]
     glossary = EnglishGlossary(["农田"], lines)
     assert glossary.names("Ningbo") == ("宁波",)
     assert glossary.names("macao") == ("澳门",) and glossary.names("aomen") == ("澳门",)
     assert glossary.names("farmland") == () and glossary.terms("farmland") == ("农田",)
+    assert glossary.is_place("义乌") and not glossary.is_place("小岛") and not glossary.is_place("农田")

@@ -93,6 +93,11 @@ def test_an_english_questions_chinese_places_are_named_known_or_not(searcher):
     assert any(e.text == "hangzhou" or e.text == "Hangzhou" for e in a.entities if e.known)
 
 
+def test_a_place_jieba_does_not_tag_as_one_is_still_a_place(searcher):
+    """jieba tags 义乌 nz (a word of no kind); the dictionary knows it as a city, one the report never names."""
+    assert searcher.analyzer.run("义乌的共富工坊是怎么带动农户增收的？").unknown == ("义乌",)
+
+
 def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
     """jieba tags 职业经理人罗泽锋 as one name; no text holds it whole, each of its words one case."""
     cases = searcher.analyzer.cases_compared("富阳的两位乡村职业经理人罗泽锋和朱晓晨，分别是什么时候到岗的？")
