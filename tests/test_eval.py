@@ -20,8 +20,12 @@ SETS = sorted(set((ROOT / "eval").glob("*.jsonl")) - set(CONVERSATIONS))
 def test_every_evidence_string_is_in_a_passage_of_its_case(path, corpus, chunks):
     questions = load_questions(path)
     assert len(questions) >= 50 and len({q.id for q in questions}) == len(questions)
-    assert {q.category for q in questions} == set(CATEGORIES)
+    assert {q.category for q in questions} <= set(CATEGORIES)  # a batch may be written for some categories only
     check_gold(questions, corpus, chunks)
+
+
+def test_the_sets_together_have_every_category():
+    assert {q.category for path in SETS for q in load_questions(path)} == set(CATEGORIES)
 
 
 @pytest.mark.parametrize("path", CONVERSATIONS, ids=lambda p: p.name)
