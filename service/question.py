@@ -275,11 +275,16 @@ def _is_content(word: str, flag: str) -> bool:
     return (len(word) >= 2 or word.isdigit()) and flag != "x" and normalize(word) not in STOP_WORDS and any(ch.isalnum() for ch in word)
 
 
+# A question asking more things in turn is read whole: each part costs a search of its own.
+MAX_PARTS = 3
+
+
 def parts(question: str) -> list[str]:
     """The questions one question asks (富阳设了多少个试点？紫金港又有多少名科学家落地？ → two):
-    split after each question mark, when every piece has words of its own; else the question."""
+    split after each question mark, when there are two or three pieces and every one has words
+    of its own; else the question."""
     pieces = [p.strip() for p in re.split(r"(?<=[？?])", question) if p.strip()]
-    return pieces if len(pieces) >= 2 and all(len(fold(p)) >= 4 for p in pieces) else [question]
+    return pieces if 2 <= len(pieces) <= MAX_PARTS and all(len(fold(p)) >= 4 for p in pieces) else [question]
 
 
 def answer_type(question: str) -> AnswerType:

@@ -109,6 +109,7 @@ def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
     ("钱塘有多少人？", ["钱塘有多少人？"]),
     ("是谁？又是谁？", ["是谁？又是谁？"]),  # pieces too short to stand alone
     ("余杭和钱塘分别是什么？", ["余杭和钱塘分别是什么？"]),
+    ("钱塘有多少人？" * 4, ["钱塘有多少人？" * 4]),  # more than three: read whole, each part would cost a search
 ])
 def test_the_parts_of_a_question_asking_two_things(question, expected):
     assert parts(question) == expected
