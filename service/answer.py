@@ -294,8 +294,11 @@ class ExtractiveAnswerer:
         from service.answerability import FittedAnswerability
 
         analyzer = searcher.analyzer if searcher else None
+        answerability = FittedAnswerability.for_searcher(searcher, analyzer) if searcher else None
+        if answerability is not None and settings.answer_threshold is not None:
+            answerability.threshold = settings.answer_threshold
         return cls(
-            answerability=FittedAnswerability.for_searcher(searcher, analyzer) if searcher else None,
+            answerability=answerability,
             signal="sparse" if settings.sparse != "none" else "dense",
             similarity=searcher.sentence_similarities if searcher else None,
             cases_named=searcher.cases_named if searcher else None,

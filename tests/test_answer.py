@@ -367,3 +367,13 @@ def test_a_question_asking_two_things_quotes_an_answer_to_each(searcher, setting
     assert answer.found
     assert "周盛" in answer.text and "查志强" in answer.text
     assert len({h.chunk.id for h in hits}) == len(hits)
+
+
+def test_the_answer_threshold_setting_replaces_the_fitted_one(searcher, settings):
+    """An operator trades answering against refusing: at 1.0 only the report's structure answers."""
+    fitted = ExtractiveAnswerer.for_settings(settings, searcher)
+    strict = ExtractiveAnswerer.for_settings(settings.with_overrides(answer_threshold=1.0), searcher)
+    assert strict.answerability.threshold == 1.0 != fitted.answerability.threshold
+    question = "小区楼房底下那层空着的地方翻新以后，邻居们拿它当什么用？"
+    hits = searcher.search(question, settings.top_k)
+    assert fitted.run(question, hits).found and not strict.run(question, hits).found

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     retriever: str = "hybrid"
     fusion: str = "weighted"
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
+    # The answerability model's threshold (service/models/answerability.json) unless set: higher
+    # refuses more of what the report does not say and answers less of what it does
+    # (the trade-off held out: docs/answers.md).
+    answer_threshold: float | None = Field(None, ge=0, le=1, description="confidence from which a question is answered; unset: the fitted model's")
 
     host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8000, ge=1, le=65535)
