@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,11 +109,20 @@ def weighted_share(terms: tuple[Term, ...], held) -> float:
 class QuestionAnalyzer:
     """Reads questions against one index's passages and vocabulary."""
 
-    def __init__(self, chunks: list[Chunk], tokenizer: Tokenizer, names: PinyinNames, glossary: Callable[[], EnglishGlossary] | None = None) -> None:
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        tokenizer: Tokenizer,
+        names: PinyinNames,
+        glossary: Callable[[], EnglishGlossary] | None = None,
+        places: Callable[[], Collection[str]] | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         self.names = names
-        # CC-CEDICT, read on the first question (a second; a server reads it before it answers: warm).
+        # CC-CEDICT, read on the first English question (a second), its places on the first
+        # Chinese one (a fifth of a second); a server reads both before it answers (warm).
         self._glossary = functools.cache(glossary) if glossary else None
+        self._places = functools.cache(places) if places else (lambda: frozenset())
         self.folded = "\n".join(fold(f"{c.case_title}{c.section}{c.text}") for c in chunks)
         by_case: dict[str, list[str]] = {}
         for c in chunks:
@@ -134,6 +143,7 @@ class QuestionAnalyzer:
         """Read the dictionary now rather than on the first question (a second; a server does it before it answers)."""
         if self._glossary:
             self._glossary()
+        self._places()
 
     def weight(self, word: str) -> float:
         """Information of a word in general Chinese: -log of its share in jieba's dictionary."""
@@ -243,7 +253,7 @@ class QuestionAnalyzer:
         """The names jieba tags (people, places, organisations, the report's own terms), each
         with the name and suffix words that follow it (深圳 + 前海, 钱塘 + 区, 仓前 + 街道)."""
         out: dict[str, Entity] = {}
-        place = self._glossary().is_place if self._glossary else (lambda word: False)
+        place = self._places().__contains__
         i = 0
         while i < len(pairs):
             kind = TAG_KIND.get(pairs[i].flag)
