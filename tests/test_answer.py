@@ -377,3 +377,18 @@ def test_the_answer_threshold_setting_replaces_the_fitted_one(searcher, settings
     question = "小区楼房底下那层空着的地方翻新以后，邻居们拿它当什么用？"
     hits = searcher.search(question, settings.top_k)
     assert fitted.run(question, hits).found and not strict.run(question, hits).found
+
+
+def test_the_boosted_trees_are_evaluated_as_lightgbm_evaluates_them():
+    """service/fitted.py reads LightGBM's text format itself (the service does not import LightGBM):
+    the committed model's probabilities equal LightGBM's, at thresholds and zeros too."""
+    import lightgbm
+    import numpy as np
+
+    model = load_classifier("answerability")
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-0.5, 1.5, (500, len(model.features)))
+    X[:50], X[50:100] = 0.0, 1.0
+    expected = lightgbm.Booster(model_str=model.booster_text).predict(X)
+    got = [model.probability(dict(zip(model.features, row))) for row in X]
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
