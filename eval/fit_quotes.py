@@ -33,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from eval.fit_answerability import TRAINING
 from eval.gold import Question, Scores, load_questions
 from index.text import fold
-from service.answer import RERANK_DEPTH, ExtractiveAnswerer, reranked
+from service.answer import RERANK_DEPTH, ExtractiveAnswerer, best_per_passage, reranked
 from service.fitted import MODELS, LogisticModel
 from service.quotes import FEATURES, features
 from service.search import open_searcher
@@ -80,9 +80,7 @@ def rerank_weight(searcher, answerer: ExtractiveAnswerer, c: float) -> tuple[flo
     p = np.zeros(len(y))
     for train, test in GroupKFold(5).split(X, y, groups):
         p[test] = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
-    best: dict[tuple[str, str], float] = {}
-    for g, chunk_id, prob in zip(groups, passages, p):
-        best[(g, chunk_id)] = max(best.get((g, chunk_id), 0.0), prob)
+    best = best_per_passage(((g, chunk_id), prob) for g, chunk_id, prob in zip(groups, passages, p))
     figures = {}
     for w in RERANK_WEIGHTS:
         scores = Scores()

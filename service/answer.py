@@ -15,9 +15,9 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from index.models import Chunk, SectionKind, page_label
 from index.parse import CONTENTS_LINE
@@ -51,6 +51,7 @@ QUOTE_AT = 0.1
 RERANK_DEPTH = 5
 
 log = logging.getLogger("touyan.answer")
+K = TypeVar("K")  # what names a passage: its id, or (question, id) when fitting
 
 # A score of a question against (passage, start, end) sentences (dense cosine, late interaction); None where unknown.
 SentenceSimilarity = Callable[[str, list[tuple[Chunk, int, int]]], list[float | None]]
@@ -114,6 +115,10 @@ class _Sentence:
     @property
     def text(self) -> str:
         return self.hit.chunk.text[self.start : self.end]
+
+    def overlaps(self, other: _Sentence) -> bool:
+        """Whether the two quote spans share text of one passage."""
+        return self.hit is other.hit and self.start < other.end and self.end > other.start
 
 
 def not_found_text(question: str, hits: list[Hit]) -> str:
@@ -220,6 +225,14 @@ def opening(hits: list[Hit], max_chars: int = 150) -> list[_Sentence]:
             break
         end = b
     return [_Sentence(first, spans[0][0], end, 0.0, frozenset())]
+
+
+def best_per_passage(scored: Iterable[tuple[K, float]]) -> dict[K, float]:
+    """The best score of each passage (or of each key naming one) among its sentences' scores."""
+    best: dict[K, float] = {}
+    for key, score in scored:
+        best[key] = max(best.get(key, 0.0), score)
+    return best
 
 
 def reranked(scores: list[float], best: list[float], weight: float) -> list[int]:
@@ -351,10 +364,7 @@ class ExtractiveAnswerer:
         head, tail = hits[:RERANK_DEPTH], hits[RERANK_DEPTH:]
         if weight <= 0 or len(head) < 2:
             return hits
-        best: dict[str, float] = {}
-        for q in self.scored(question, head):
-            chunk_id = q.candidate.hit.chunk.id
-            best[chunk_id] = max(best.get(chunk_id, 0.0), q.probability)
+        best = best_per_passage((q.candidate.hit.chunk.id, q.probability) for q in self.scored(question, head))
         order = reranked([h.score for h in head], [best.get(h.chunk.id, 0.0) for h in head], weight)
         return [replace(h, rank=r) for r, h in enumerate([head[i] for i in order] + tail, 1)]
 
@@ -440,7 +450,7 @@ class ExtractiveAnswerer:
         for s in ranked[1:]:
             if len(chosen) == self.max_sentences or s.score < (self.quote_at if fitted else keep_ratio * best.score):
                 break
-            if any(s.hit is c.hit and s.start < c.end and s.end > c.start for c in chosen):
+            if any(s.overlaps(c) for c in chosen):
                 continue  # already quoted, or as a quote's context
             adds_words = bool(s.terms - covered)
             other_case = s.hit.chunk.case_id not in cases and s.score >= same_ratio * best.score
@@ -486,14 +496,12 @@ class ExtractiveAnswerer:
             if i and not self.analyzer.run(part).entities:
                 part = "".join(asked[: i + 1])
             scored = self.sentences(part, hits, self.terms(part))
-            best_in: dict[str, float] = {}
-            for q in scored:
-                best_in[q.hit.chunk.id] = max(best_in.get(q.hit.chunk.id, 0.0), q.score)
+            best_in = best_per_passage((s.hit.chunk.id, s.score) for s in scored)
             byline = byline_quote(part, sorted(hits, key=lambda h: -best_in.get(h.chunk.id, 0.0)), self.analyzer.cases_compared(part))
             best = byline[0] if byline else max(scored, key=lambda s: s.score, default=None)
             if best is None:
                 continue
-            held = next((c for c in chosen if c.hit is best.hit and best.start < c.end and best.end > c.start), None)
+            held = next((c for c in chosen if best.overlaps(c)), None)
             if held is None:
                 held = best if byline else self._in_context(best, part)
                 chosen.append(held)

@@ -15,6 +15,11 @@ from pathlib import Path
 MODELS = Path(__file__).with_name("models")
 
 
+def _squash(z: float) -> float:
+    """The logistic function, its argument clipped so that exp cannot overflow."""
+    return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+
+
 @dataclass(frozen=True)
 class LogisticModel:
     features: tuple[str, ...]
@@ -27,7 +32,7 @@ class LogisticModel:
 
     def probability(self, values: Mapping[str, float]) -> float:
         z = self.intercept + sum(c * (float(values[f]) - m) / s for f, m, s, c in zip(self.features, self.mean, self.scale, self.coef))
-        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+        return _squash(z)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -96,12 +101,12 @@ class BoostedModel:
         self.threshold = threshold
         self.meta = meta or {}
         self.booster_text = booster_text
-        self._trees, self._sigmoid = _trees(booster_text)
+        self._trees, self._scale = _trees(booster_text)
 
     def probability(self, values: Mapping[str, float]) -> float:
         x = [float(values[f]) for f in self.features]
-        z = self._sigmoid * sum(tree.value(x) for tree in self._trees)
-        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+        z = self._scale * sum(tree.value(x) for tree in self._trees)
+        return _squash(z)
 
     def to_json(self) -> str:
         return json.dumps({"kind": "lightgbm", "features": self.features, "threshold": self.threshold, "meta": self.meta, "booster": self.booster_text}, ensure_ascii=False, indent=1)

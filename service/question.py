@@ -158,9 +158,11 @@ class QuestionAnalyzer:
     def _run(self, question: str) -> QuestionAnalysis:
         english = is_latin(question)
         pairs = [] if english else list(self._pos.cut(question))
-        entities = self._english_entities(question) if english else self._entities(pairs)
+        # An English question's capitalised names, each with the report's terms its pinyin spells.
+        names = [(m.group(0), self.names.terms(m.group(0))) for m in LATIN_NAME.finditer(question)] if english else []
+        entities = self._english_entities(names) if english else self._entities(pairs)
         inside = fold("".join(e.text for e in entities))
-        found = self._english_terms(question) if english else [Term(p.word, self.weight(p.word), self.holds(p.word)) for p in pairs if _is_content(p.word, p.flag)]
+        found = self._english_terms(question, names) if english else [Term(p.word, self.weight(p.word), self.holds(p.word)) for p in pairs if _is_content(p.word, p.flag)]
         terms = tuple(sorted({t.text: t for t in found}.values(), key=lambda t: -t.weight))
         return QuestionAnalysis(
             text=question,
@@ -173,16 +175,15 @@ class QuestionAnalyzer:
             years=tuple(sorted({int(y) for y in YEAR.findall(question)})),
         )
 
-    def _english_terms(self, question: str) -> list[Term]:
+    def _english_terms(self, question: str, names: list[tuple[str, list[str]]]) -> list[Term]:
         """An English question's words the report can hold: its numbers, its pinyin names as the
         report's Chinese terms (an unknown capitalised name counts as itself), and its other
         content words with the report's Chinese words for them (index/glossary.py)."""
         words = [str(n) for n in Cues.of(question).numbers]
         named: set[str] = set()  # the names' own words, read as names rather than through the glossary
-        for m in LATIN_NAME.finditer(question):
-            mapped = self.names.terms(m.group(0))
-            words += mapped or [m.group(0)]
-            named.update(english_words(m.group(0)))
+        for name, mapped in names:
+            words += mapped or [name]
+            named.update(english_words(name))
         terms = [Term(w, self.weight(w), self.holds(w)) for w in dict.fromkeys(words)]
         if self._glossary is None:
             return terms
@@ -204,8 +205,9 @@ class QuestionAnalyzer:
         out: dict[str, str] = {}
         for entity in self.run(question).entities:
             # A name glued to the words before it (职业经理人罗泽锋) may be in no text whole: its words are tried then.
-            for name in [entity.text] if self._holding(entity.text) else [p.word for p in self._pos.cut(entity.text) if len(p.word) >= 2]:
-                holding = self._holding(name)
+            whole = self._holding(entity.text)
+            tried = [(entity.text, whole)] if whole else [(p.word, self._holding(p.word)) for p in self._pos.cut(entity.text) if len(p.word) >= 2]
+            for name, holding in tried:
                 if len(holding) == 1:
                     out[name] = holding[0]
         return out
@@ -233,20 +235,19 @@ class QuestionAnalyzer:
         text = JOINER_LEFT.sub("", text)
         return text.strip("，,、；;：: ") or question
 
-    def _english_entities(self, question: str) -> tuple[Entity, ...]:
+    def _english_entities(self, names: list[tuple[str, list[str]]]) -> tuple[Entity, ...]:
         """An English question's capitalised names: the report's own terms spelled in pinyin, and
         the Chinese places and people the dictionary spells so (Ningbo → 宁波), named or not in
         the report; other names (Vision Valley) count as names of unknown kind."""
         found = []
         glossary = self._glossary() if self._glossary else None
-        for m in LATIN_NAME.finditer(question):
-            mapped = self.names.terms(m.group(0))
-            places = [] if mapped or glossary is None else [(w, glossary.names(w)) for w in english_words(m.group(0))]
+        for name, mapped in names:
+            places = [] if mapped or glossary is None else [(w, glossary.names(w)) for w in english_words(name)]
             places = [(w, forms) for w, forms in places if forms]
             if places:
                 found += [Entity(w, "place", any(self.holds(f) for f in forms)) for w, forms in places]
             else:
-                found.append(Entity(m.group(0), "other", bool(mapped) and any(self.holds(t) for t in mapped)))
+                found.append(Entity(name, "other", bool(mapped) and any(self.holds(t) for t in mapped)))
         return tuple(found)
 
     def _entities(self, pairs: list) -> tuple[Entity, ...]:
