@@ -17,6 +17,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 # A gloss line: traditional, simplified, [pinyin], /gloss/gloss/…/; a proper name's pinyin is capitalised.
 ENTRY = re.compile(r"^\S+ (\S+) \[([^\]]*)\] /(.*)/$")
@@ -73,24 +74,39 @@ def _name_spellings(pinyin: str, glosses: str) -> Iterable[str]:
             yield gloss.strip().lower()
 
 
-def places_in(lines: Iterable[str]) -> frozenset[str]:
-    """The Chinese words the dictionary glosses as the name of a place (义乌: "county-level city in
-    Jinhua"); a proper name's other senses (小岛: a Japanese surname, 牵牛: a star) are not places."""
-    found = set()
+@dataclass(frozen=True)
+class NameSenses:
+    """What the dictionary says of Chinese words as names. jieba tags many ordinary words as names
+    (东西 a place, 张罗 a person) and misses real ones (义乌 is nz); the dictionary tells them apart."""
+
+    places: frozenset[str]  # glossed as the name of a place (义乌: "county-level city in Jinhua")
+    common: frozenset[str]  # with an ordinary meaning too (东西 "thing", 海关 "customs", 大厂 "large manufacturer")
+
+
+def name_senses(lines: Iterable[str]) -> NameSenses:
+    """The places and the ordinary words of the dictionary's lines; a proper name's other senses
+    (小岛: a Japanese surname, 牵牛: a star) are not places, and a reference (surname …, variant
+    of …) is not an ordinary meaning."""
+    places, common = set(), set()
     for line in lines:
         bracket = line.find("[")
-        if bracket < 0 or not line[bracket + 1 : bracket + 2].isupper():  # a proper name's pinyin is capitalised
+        if bracket < 0:
             continue
         m = ENTRY.match(line.strip())
-        if m and len(m.group(1)) >= 2 and PLACE_GLOSS.search(m.group(3)):
-            found.add(m.group(1))
-    return frozenset(found)
+        if not m or len(m.group(1)) < 2:
+            continue
+        if line[bracket + 1 : bracket + 2].isupper():  # a proper name's pinyin is capitalised
+            if PLACE_GLOSS.search(m.group(3)):
+                places.add(m.group(1))
+        elif any(g and not g.lower().startswith(NOT_A_MEANING) for g in m.group(3).split("/")):
+            common.add(m.group(1))
+    return NameSenses(frozenset(places), frozenset(common))
 
 
 @functools.cache
-def dictionary_places() -> frozenset[str]:
-    """``places_in`` the shipped dictionary (a fifth of a second; the whole glossary takes most of one)."""
-    return places_in(dictionary_lines())
+def dictionary_name_senses() -> NameSenses:
+    """``name_senses`` of the shipped dictionary (a fifth of a second; the whole glossary takes most of one)."""
+    return name_senses(dictionary_lines())
 
 
 def dictionary_lines() -> Iterable[str]:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import jieba
 import jieba.posseg
 
-from index.glossary import EnglishGlossary, english_words
+from index.glossary import EnglishGlossary, NameSenses, english_words
 from index.models import Chunk
 from index.text import fold
 from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_jieba
@@ -58,6 +58,7 @@ TAG_KIND: dict[str, EntityKind] = {"nr": "person", "nrfg": "person", "nrt": "per
 LATIN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:['’][aeo][a-z]*)*(?:[\s-][A-Z][a-z]+(?:['’][aeo][a-z]*)*)*")
 # jieba's dictionary frequency a word not in it is counted with: as rare as a word can be.
 UNSEEN_FREQ = 1
+NO_SENSES = NameSenses(frozenset(), frozenset())
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,14 @@ class QuestionAnalyzer:
         tokenizer: Tokenizer,
         names: PinyinNames,
         glossary: Callable[[], EnglishGlossary] | None = None,
-        places: Callable[[], Collection[str]] | None = None,
+        senses: Callable[[], NameSenses] | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.names = names
-        # CC-CEDICT, read on the first English question (a second), its places on the first
+        # CC-CEDICT, read on the first English question (a second), its places and ordinary words on the first
         # Chinese one (a fifth of a second); a server reads both before it answers (warm).
         self._glossary = functools.cache(glossary) if glossary else None
-        self._places = functools.cache(places) if places else (lambda: frozenset())
+        self._senses = functools.cache(senses) if senses else (lambda: NO_SENSES)
         self.folded = "\n".join(fold(f"{c.case_title}{c.section}{c.text}") for c in chunks)
         by_case: dict[str, list[str]] = {}
         for c in chunks:
@@ -143,7 +144,7 @@ class QuestionAnalyzer:
         """Read the dictionary now rather than on the first question (a second; a server does it before it answers)."""
         if self._glossary:
             self._glossary()
-        self._places()
+        self._senses()
 
     def weight(self, word: str) -> float:
         """Information of a word in general Chinese: -log of its share in jieba's dictionary."""
@@ -254,7 +255,8 @@ class QuestionAnalyzer:
         """The names jieba tags (people, places, organisations, the report's own terms), each
         with the name and suffix words that follow it (深圳 + 前海, 钱塘 + 区, 仓前 + 街道)."""
         out: dict[str, Entity] = {}
-        place = self._places().__contains__
+        senses = self._senses()
+        place = senses.places.__contains__
         i = 0
         while i < len(pairs):
             kind = TAG_KIND.get(pairs[i].flag)
@@ -275,8 +277,11 @@ class QuestionAnalyzer:
                 kind = "organisation"
             elif kind == "other" and (PLACE_SUFFIX.search(name) or any(place(w.word) for w in words if len(w.word) >= 2)):
                 kind = "place"  # jieba tags many places nz (义乌): the dictionary knows them as names
+            known = self.holds(name) or all(self.holds(w.word) for w in words if len(w.word) >= 2)
+            if not known and name in senses.common:
+                kind = "other"  # 东西, 张罗, 海关: an ordinary word jieba took for a name is not one the report lacks
             if len(name) >= 2:
-                out[name] = Entity(name, kind, self.holds(name) or all(self.holds(w.word) for w in words if len(w.word) >= 2))
+                out[name] = Entity(name, kind, known)
             i = j
         return tuple(out.values())
 

@@ -19,7 +19,7 @@ from index.passage_store import EmbeddedStore, PassageStore, Where, top
 from index.e5_tokens import TokenEncoder, TokenEncoding, load_token_encoder
 from index.store import StoredIndex, live_build
 from index.tokenize import Tokenizer
-from index.glossary import EnglishGlossary, dictionary_places
+from index.glossary import EnglishGlossary, dictionary_name_senses
 from index.transliterate import PinyinNames
 from service.cues import Cues, is_byline, is_latin
 from service.fitted import MODELS, LogisticModel
@@ -114,7 +114,7 @@ class Searcher:
         self.tokenizer = Tokenizer(stored.user_words)
         self.names = PinyinNames(stored.bm25.terms)
         self.places = Places(stored.cases, stored.chunks)
-        self.analyzer = QuestionAnalyzer(stored.chunks, self.tokenizer, self.names, glossary=lambda: EnglishGlossary(stored.bm25.terms), places=dictionary_places)
+        self.analyzer = QuestionAnalyzer(stored.chunks, self.tokenizer, self.names, glossary=lambda: EnglishGlossary(stored.bm25.terms), senses=dictionary_name_senses)
         self._chunks = stored.chunks
         self._row_of = {c.id: i for i, c in enumerate(self._chunks)}
         self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}

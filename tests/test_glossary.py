@@ -1,7 +1,7 @@
 """English words to the report's Chinese words (index/glossary.py), from CC-CEDICT."""
 from __future__ import annotations
 
-from index.glossary import EnglishGlossary, english_words, places_in
+from index.glossary import EnglishGlossary, english_words, name_senses
 
 LINES = [
     "# a comment line\n",
@@ -39,9 +39,14 @@ def test_proper_names_are_spelled_by_their_pinyin_or_a_one_word_gloss():
         "農田 农田 [nong2 tian2] /farmland/cultivated field/",
         "義烏 义乌 [Yi4 wu1] /Yiwu, county-level city in Jinhua/",
         "小島 小岛 [Xiao3 dao3] /Kojima (Japanese surname)/",
+        "大廠 大厂 [Da4 chang3] /Dachang Hui autonomous county in Langfang/",
+        "大廠 大厂 [da4 chang3] /large manufacturer/",
+        "張 张 [Zhang1] /surname Zhang/",
     ]
     glossary = EnglishGlossary(["农田"], lines)
     assert glossary.names("Ningbo") == ("宁波",)
     assert glossary.names("macao") == ("澳门",) and glossary.names("aomen") == ("澳门",)
     assert glossary.names("farmland") == () and glossary.terms("farmland") == ("农田",)
-    assert places_in(lines) == {"宁波", "义乌"}  # 澳门 is glossed by name only, 小岛 as a surname
+    senses = name_senses(lines)
+    assert senses.places == {"宁波", "义乌", "大厂"}  # 澳门 is glossed by name only, 小岛 as a surname
+    assert senses.common == {"农田", "大厂"}  # 大厂 is also "large manufacturer"; 张 is one character

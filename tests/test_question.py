@@ -98,6 +98,13 @@ def test_a_place_jieba_does_not_tag_as_one_is_still_a_place(searcher):
     assert searcher.analyzer.run("义乌的共富工坊是怎么带动农户增收的？").unknown == ("义乌",)
 
 
+def test_an_ordinary_word_jieba_takes_for_a_name_is_not_an_unknown_one(searcher):
+    # jieba's dictionary tags 东西 a place and 张罗 a person; CC-CEDICT gives both an ordinary meaning.
+    assert searcher.analyzer.run("小区楼底下乱堆东西有什么坏处？").unknown == ()
+    assert searcher.analyzer.run("那位经理张罗过一场什么演出活动？").unknown == ()
+    assert searcher.analyzer.run("西安高新区是如何建设现代产业社区的？").unknown == ("西安高新区",)
+
+
 def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
     """jieba tags 职业经理人罗泽锋 as one name; no text holds it whole, each of its words one case."""
     cases = searcher.analyzer.cases_compared("富阳的两位乡村职业经理人罗泽锋和朱晓晨，分别是什么时候到岗的？")
