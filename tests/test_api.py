@@ -91,9 +91,21 @@ def test_search_contract(client, searcher):
         assert r["page"] is None or isinstance(r["page"], int)
         assert 0 <= r["start"] < r["end"]
     assert any("50个部门、12个镇街" in r["text"] for r in results)
-    assert results[0]["score"] >= results[-1]["score"]
     # The top passage is in every channel's list: each reports its own score.
     assert 0 < results[0]["dense"] <= 1 and 0 < results[0]["sparse"] <= 1 and 0 < results[0]["late"] <= 1 and results[0]["bm25"] > 0
+
+
+def test_search_reranks_as_ask_does_unless_told_not_to(client, searcher):
+    question = "那个只能种粮的村子把地收拢到一起以后，种粮食还要靠人工吗？"
+    own = client.post("/search", json={"query": question, "top_k": 5, "rerank": False}).json()["results"]
+    assert [r["chunk_id"] for r in own] == [h.chunk.id for h in searcher.search(question, 5)]
+    assert [r["score"] for r in own] == sorted((r["score"] for r in own), reverse=True)  # the search's own order: by its score
+    reranked = client.post("/search", json={"query": question, "top_k": 5}).json()["results"]
+    asked = client.post("/ask", json={"question": question, "top_k": 5}).json()["results"]
+    assert [r["chunk_id"] for r in reranked] == [p["chunk_id"] for p in asked][:5]
+    assert sorted(r["chunk_id"] for r in reranked) == sorted(r["chunk_id"] for r in own)
+    assert [r["rank"] for r in reranked] == [1, 2, 3, 4, 5]
+    assert "rerank" in assert_error(client.post("/search", json={"query": question, "rerank": "yes"}), 422)
 
 
 def test_search_offsets_point_into_the_source_file(client):

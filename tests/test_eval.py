@@ -97,7 +97,7 @@ def test_eval_cli_prints_the_table_and_writes_json(tmp_path):
     )
     assert "hit@1  hit@3  hit@5    mrr ndcg@5" in out.stdout and "unanswerable AUC" in out.stdout
     rows = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
-    assert sorted(r["retriever"] for r in rows) == ["bm25", "hybrid-rrf", "hybrid-weighted"]
+    assert sorted(r["retriever"] for r in rows) == ["bm25", "hybrid-rrf", "hybrid-weighted", "hybrid-weighted+rerank"]
     for row in rows:
         assert row["answerable"]["n"] == 3 and row["by_category"]["fact"]["n"] == 3
         assert row["median_latency_ms"] > 0 and row["median_passage_chars"] <= 300 and row["no_answering_passage"] == []

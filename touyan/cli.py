@@ -173,6 +173,10 @@ def cmd_search(settings: Settings, args) -> int:
 
     question, searcher = _question_and_searcher(settings, args)
     hits = searcher.search(question, settings.top_k, case_id=args.case, page=args.page)
+    if not args.no_rerank and not args.retriever:  # as /search does: one retriever's own order is kept
+        from service.api.app import make_answerer
+
+        hits = make_answerer(settings, searcher).rerank(question, hits)
     if args.json:
         _print_json({"query": question, "results": [SearchResult.from_hit(h).model_dump() for h in hits]})
         return 0
@@ -222,7 +226,7 @@ def cmd_eval(settings: Settings, args) -> int:
 
     if args.json:
         _check_json_out(args.json)
-    questions = load_questions(args.questions) if args.questions else load_questions()
+    questions = [q for path in args.questions for q in load_questions(path)] if args.questions else load_questions()
     rows = run_eval(settings, args.embedders.split(","), args.retrievers.split(","), questions, progress=lambda m: print(m, file=sys.stderr))
     print(format_table(rows))
     if args.json:
@@ -280,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=_int_in(1, MAX_TOP_K), help=f"how many passages, 1–{MAX_TOP_K} (env TOUYAN_TOP_K, default 5)")
     p.add_argument("--case", help="only passages of this case id (see `touyan cases`)")
     p.add_argument("--page", type=_int_in(0, None), help="only passages on this page (版)")
+    p.add_argument("--no-rerank", action="store_true", help="keep the search's own order (by default the first passages are re-ranked as /search and /ask do)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 
@@ -294,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score retrievers and embedders on eval/questions.jsonl")
     p.add_argument("--embedders", default="use,e5,e5+use", help="comma-separated embedder specs (default use,e5,e5+use)")
     p.add_argument("--retrievers", default="bm25,sparse,late,dense,hybrid", help="comma-separated (default bm25,sparse,late,dense,hybrid)")
-    p.add_argument("--questions", type=Path, help="question file (default eval/questions.jsonl)")
+    p.add_argument("--questions", type=Path, nargs="+", help="question files (default eval/questions.jsonl)")
     p.add_argument("--json", type=Path, help="also write the table as JSON to this file")
     p.set_defaults(func=cmd_eval)
 

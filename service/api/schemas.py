@@ -106,6 +106,10 @@ class SearchRequest(BaseModel):
     page: Page | None = None
     report: ReportId | None = None
     retriever: Literal[RETRIEVERS] | None = Field(default=None, description="one retriever instead of the server's (default TOUYAN_RETRIEVER, hybrid)")
+    rerank: Annotated[bool, Field(strict=True)] = Field(
+        default=True,
+        description="re-order the first passages by whether one of their sentences states what was asked, as /ask does; false keeps the search's own order (one retriever's is always kept)",
+    )
 
 
 class SearchResult(BaseModel):

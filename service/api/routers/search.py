@@ -6,7 +6,7 @@ import time
 from fastapi import APIRouter, HTTPException
 
 from index.store import IndexCorrupt
-from service.api.deps import JsonBodyRoute, SearcherDep, SettingsDep, check_case, check_report
+from service.api.deps import AnswererDep, JsonBodyRoute, SearcherDep, SettingsDep, check_case, check_report
 from service.api.errors import FILTERED, responses
 from service.api.schemas import SearchRequest, SearchResponse, SearchResult
 
@@ -14,7 +14,7 @@ router = APIRouter(tags=["search"], route_class=JsonBodyRoute)
 
 
 @router.post("/search", response_model=SearchResponse, responses=responses(FILTERED))
-def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> SearchResponse:
+def search(body: SearchRequest, searcher: SearcherDep, answerer: AnswererDep, settings: SettingsDep) -> SearchResponse:
     start = time.perf_counter()
     check_case(searcher, body.case_id)
     check_report(searcher, body.report)
@@ -24,6 +24,8 @@ def search(body: SearchRequest, searcher: SearcherDep, settings: SettingsDep) ->
         raise
     except ValueError as e:  # a retriever this index cannot serve, e.g. sparse on one built with TOUYAN_SPARSE=none
         raise HTTPException(422, str(e)) from None
+    if body.rerank and body.retriever is None:  # one retriever's own order is what asking for it wants to see
+        hits = answerer.rerank(body.query, hits)
     return SearchResponse(
         query=body.query,
         took_ms=round((time.perf_counter() - start) * 1000, 2),
