@@ -58,6 +58,11 @@ TAG_KIND: dict[str, EntityKind] = {"nr": "person", "nrfg": "person", "nrt": "per
 LATIN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:['’][aeo][a-z]*)*(?:[\s-][A-Z][a-z]+(?:['’][aeo][a-z]*)*)*")
 # jieba's dictionary frequency a word not in it is counted with: as rare as a word can be.
 UNSEEN_FREQ = 1
+# Words a question uses of the report, not of what it reports.
+ABOUT_THE_TEXT = frozenset("案例 报告 文章 文中 提到 提及 讲到 谈到 说到 讨论 涉及".split())
+# A question word at the start of a word (多少钱, 哪几类) asks rather than names: not content,
+# and never a name (jieba tags 多少钱 a person). 几 alone begins content words (几乎).
+ASKING = re.compile(r"多少|什么|哪")
 NO_SENSES = NameSenses(frozenset(), frozenset())
 
 
@@ -278,8 +283,8 @@ class QuestionAnalyzer:
             elif kind == "other" and (PLACE_SUFFIX.search(name) or any(place(w.word) for w in words if len(w.word) >= 2)):
                 kind = "place"  # jieba tags many places nz (义乌): the dictionary knows them as names
             known = self.holds(name) or all(self.holds(w.word) for w in words if len(w.word) >= 2)
-            if not known and name in senses.common:
-                kind = "other"  # 东西, 张罗, 海关: an ordinary word jieba took for a name is not one the report lacks
+            if not known and (name in senses.common or ASKING.search(name)):
+                kind = "other"  # 东西, 张罗, 海关, 多少钱: an ordinary word jieba took for a name is not one the report lacks
             if len(name) >= 2:
                 out[name] = Entity(name, kind, known)
             i = j
@@ -287,8 +292,16 @@ class QuestionAnalyzer:
 
 
 def _is_content(word: str, flag: str) -> bool:
-    """A word that says what is asked: not punctuation, a stop or question word, or a lone character."""
-    return (len(word) >= 2 or word.isdigit()) and flag != "x" and normalize(word) not in STOP_WORDS and any(ch.isalnum() for ch in word)
+    """A word that says what is asked: not punctuation, a stop or question word, a word about the
+    report itself (哪些案例讲到了…: the text says 强村公司, not 案例 or 讲到), or a lone character."""
+    return (
+        (len(word) >= 2 or word.isdigit())
+        and flag != "x"
+        and normalize(word) not in STOP_WORDS
+        and word not in ABOUT_THE_TEXT
+        and not ASKING.match(word)  # 多少钱, 哪几类: the question's own asking
+        and any(ch.isalnum() for ch in word)
+    )
 
 
 # A question asking more things in turn is read whole: each part costs a search of its own.

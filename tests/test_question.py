@@ -105,6 +105,12 @@ def test_an_ordinary_word_jieba_takes_for_a_name_is_not_an_unknown_one(searcher)
     assert searcher.analyzer.run("西安高新区是如何建设现代产业社区的？").unknown == ("西安高新区",)
 
 
+def test_words_about_the_report_and_the_asking_are_not_content(searcher):
+    assert [t.text for t in searcher.analyzer.run("哪些案例讲到了成立强村公司？").terms] == ["强村公司", "成立"]
+    a = searcher.analyzer.run("江洲村的露营地一年能给村集体多添多少钱？")
+    assert "多少钱" not in [t.text for t in a.terms] and a.unknown == ()
+
+
 def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
     """jieba tags 职业经理人罗泽锋 as one name; no text holds it whole, each of its words one case."""
     cases = searcher.analyzer.cases_compared("富阳的两位乡村职业经理人罗泽锋和朱晓晨，分别是什么时候到岗的？")
