@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 import jieba
+import jieba.posseg
 
 from index.text import CJK, SENTENCE_PUNCT
 
@@ -74,6 +75,14 @@ def private_jieba() -> jieba.Tokenizer:
     jieba.dt.check_initialized()
     own = jieba.Tokenizer(dictionary=jieba.DEFAULT_DICT)
     own.FREQ, own.total, own.initialized = dict(jieba.dt.FREQ), jieba.dt.total, True
+    return own
+
+
+def private_tagger() -> jieba.posseg.POSTokenizer:
+    """A part-of-speech tagger of its own over ``private_jieba``: its tag table a copy of jieba's
+    global tagger's, which reading the dictionary again would take ~0.4 s to build."""
+    own = object.__new__(jieba.posseg.POSTokenizer)  # its __init__ would read the dictionary file again
+    own.tokenizer, own.word_tag_tab = private_jieba(), dict(jieba.posseg.dt.word_tag_tab)
     return own
 
 

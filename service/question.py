@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import jieba
-import jieba.posseg
 
 from index.glossary import EnglishGlossary, NameSenses, english_words
 from index.models import Chunk
 from index.text import fold
-from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_jieba
+from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_tagger
 from index.transliterate import PinyinNames
 from service.cues import Cues, asked_units, is_latin
 
@@ -135,7 +134,7 @@ class QuestionAnalyzer:
             if c.section_kind not in ("contents", "preface"):  # the list and the preface name every case
                 by_case.setdefault(c.case_id, [fold(c.case_title)]).append(fold(c.text))
         self.case_text = {case: "".join(parts) for case, parts in by_case.items()}
-        self._pos = jieba.posseg.POSTokenizer(private_jieba())
+        self._pos = private_tagger()
         for word in tokenizer.user_words:
             self._pos.tokenizer.add_word(word, freq=100_000, tag="nz")
         self._general = jieba.dt
