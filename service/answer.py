@@ -504,7 +504,13 @@ class ExtractiveAnswerer:
             held = next((c for c in chosen if best.overlaps(c)), None)
             if held is None:
                 held = best if byline else self._in_context(best, part)
-                chosen.append(held)
+                # Its context may take in quotes already chosen: one quote of their span, not two.
+                for c in [c for c in chosen if held.overlaps(c)]:
+                    held = replace(held, start=min(held.start, c.start), end=max(held.end, c.end))
+                chosen = [held if held.overlaps(c) else c for c in chosen]
+                needed = [held if held.overlaps(c) else c for c in needed]
+                if held not in chosen:
+                    chosen.append(held)
             needed.append(held)
         # Each part's sentence first, then the others as long as there is room.
         ordered = list(dict.fromkeys([*needed, *chosen]))

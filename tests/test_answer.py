@@ -369,6 +369,18 @@ def test_a_question_asking_two_things_quotes_an_answer_to_each(searcher, setting
     assert len({h.chunk.id for h in hits}) == len(hits)
 
 
+def test_a_parts_quote_in_context_takes_in_a_quote_already_chosen(searcher, settings):
+    """A part's best sentence quoted with its neighbours can hold a sentence the answer already
+    quotes: the two become one quote, not the same sentence cited twice."""
+    from service.api.routers.ask import answer_question
+    from service.api.app import make_answerer
+
+    question = "为了让投资项目“件件有着落”，杭州汇聚了多少条数据？钱塘的“工匠有约”平台又帮多少名技术人才找到了工作？"
+    _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
+    spans = [(c.chunk_id, c.start, c.end) for c in answer.citations]
+    assert all(not (a[0] == b[0] and a[1] < b[2] and b[1] < a[2]) for i, a in enumerate(spans) for b in spans[i + 1 :])
+
+
 def test_the_answer_threshold_setting_replaces_the_fitted_one(searcher, settings):
     """An operator trades answering against refusing: at 1.0 only the report's structure answers."""
     fitted = ExtractiveAnswerer.for_settings(settings, searcher)
