@@ -371,10 +371,20 @@ class ExtractiveAnswerer:
     def on_named_places(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits a question naming places may be answered from: those of cases about them, and
         the contents list (which names every place). Another place's passage shares the question's
-        other words, and its fact would be stated as the named place's (钱塘有多少个部门… got 余杭's)."""
-        cases = self.cases_named(question) if self.cases_named else None
-        if cases is None:
+        other words, and its fact would be stated as the named place's (钱塘有多少个部门… got 余杭's).
+        A question asking two things in turn is filtered by the places of all its parts, and not
+        at all when its first part names none (…杭州汇聚了多少条数据？钱塘的…又帮多少名…？); a
+        later part naming none is about the places before it, as cover_parts reads it."""
+        if self.cases_named is None:
             return hits
+        asked = parts(question) or [question]
+        named = []
+        for i, part in enumerate(asked):
+            cases = self.cases_named(part)
+            named.append(self.cases_named("".join(asked[: i + 1])) if cases is None and i else cases)
+        if any(cases is None for cases in named):
+            return hits
+        cases = frozenset().union(*named)
         return [h for h in hits if h.chunk.case_id in cases or h.chunk.section_kind == "contents"]
 
     def terms(self, question: str) -> list[str]:

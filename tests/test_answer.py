@@ -379,6 +379,8 @@ def test_a_parts_quote_in_context_takes_in_a_quote_already_chosen(searcher, sett
     _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
     spans = [(c.chunk_id, c.start, c.end) for c in answer.citations]
     assert all(not (a[0] == b[0] and a[1] < b[2] and b[1] < a[2]) for i, a in enumerate(spans) for b in spans[i + 1 :])
+    # The first part names no place: the second's (钱塘) does not keep the preface's passage out.
+    assert "40万条数据" in answer.text and "3000多名" in answer.text
 
 
 def test_the_answer_threshold_setting_replaces_the_fitted_one(searcher, settings):
