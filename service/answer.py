@@ -21,11 +21,11 @@ from typing import Protocol, TypeVar
 
 from index.models import Chunk, SectionKind, page_label
 from index.parse import CONTENTS_LINE
-from index.text import sentence_spans
+from index.text import fold, sentence_spans
 from index.tokenize import Tokenizer, normalize
 from service.cues import Cues, holds_quantity, is_byline, is_latin
 from service.fitted import LogisticModel
-from service.question import QuestionAnalyzer, holds_type, parts
+from service.question import QuestionAnalysis, QuestionAnalyzer, holds_type, parts
 from service.quotes import Candidate, ScoredQuote
 from service.quotes import features as quote_features
 from service.search import Hit, Searcher
@@ -138,9 +138,11 @@ def not_found_text(question: str, hits: list[Hit]) -> str:
     return text
 
 
-def contents_quotes(question: str, hits: list[Hit]) -> list[_Sentence]:
+def contents_quotes(question: str, hits: list[Hit], analysis: QuestionAnalysis | None = None) -> list[_Sentence]:
     """What the contents list answers: for a question about the contents, its passages among the
-    hits, whole and in order; for one naming a page (第29版), that page's lines. Else nothing.
+    hits, whole and in order; for one naming a page (第29版), that page's lines; for one asking
+    which page something is on (桐庐…在第几版？), the lines holding most of its words (weighted, as
+    ``analysis`` weighs them). Else nothing.
 
     The list answers such questions and nothing else: its lines name every case, so they
     share words with any question about one, and none with a question about the list.
@@ -149,6 +151,8 @@ def contents_quotes(question: str, hits: list[Hit]) -> list[_Sentence]:
     if "contents" not in cues.kinds:
         return []
     contents = sorted((h for h in hits if h.chunk.section_kind == "contents"), key=lambda h: h.chunk.start)
+    if cues.asks_page and not cues.pages and analysis is not None and (lines := _lines_about(analysis, contents)):
+        return lines
     if not cues.pages:
         return [_Sentence(h, 0, len(h.chunk.text), 0.0, frozenset()) for h in contents]
     return [
@@ -157,6 +161,18 @@ def contents_quotes(question: str, hits: list[Hit]) -> list[_Sentence]:
         for a, b in sentence_spans(h.chunk.text)
         if (m := CONTENTS_LINE.match(h.chunk.text[a:b])) and int(m.group(1)) in cues.pages
     ]
+
+
+def _lines_about(analysis: QuestionAnalysis, contents: list[Hit]) -> list[_Sentence]:
+    """The contents lines holding the most of the question's words by weight (none if no line holds any)."""
+    scored = [
+        (sum(t.weight for t in analysis.terms if t.held_in(fold(h.chunk.text[a:b]))), _Sentence(h, a, b, 0.0, frozenset()))
+        for h in contents
+        for a, b in sentence_spans(h.chunk.text)
+        if CONTENTS_LINE.match(h.chunk.text[a:b])
+    ]
+    best = max((score for score, _ in scored), default=0.0)
+    return [line for score, line in scored if best > 0 and score == best]
 
 
 def byline_quote(question: str, hits: list[Hit], cases: list[str] | None = None) -> list[_Sentence]:
@@ -407,7 +423,7 @@ class ExtractiveAnswerer:
         """
         if not hits:
             return False, 0.0
-        if contents_quotes(question, hits):
+        if contents_quotes(question, hits, self._analysis(question)):
             return True, 1.0
         if all(h.chunk.section_kind == "contents" for h in hits):
             return False, 0.0
@@ -430,7 +446,7 @@ class ExtractiveAnswerer:
         and for a page, the best sentence (or, asked what it says, the opening) of that page's own
         passages after its line; one naming the commentary or the preface, that kind's sentences
         when it was retrieved."""
-        if contents := contents_quotes(question, hits):
+        if contents := contents_quotes(question, hits, self._analysis(question)):
             cues = Cues.of(question)
             on_page = [h for h in hits if h.chunk.page in cues.pages and h.chunk.section_kind != "contents"]
             if not on_page:
@@ -557,6 +573,9 @@ class ExtractiveAnswerer:
             if holds_type(analysis, text[best.end : end]):
                 return replace(best, end=end)
         return best
+
+    def _analysis(self, question: str) -> QuestionAnalysis | None:
+        return self.analyzer.run(question) if self.analyzer else None
 
     def _in_context(self, best: _Sentence, question: str | None = None) -> _Sentence:
         """A short best sentence, with the sentences before and after it in its passage.

@@ -40,11 +40,13 @@ COUNT = r"[0-9一二两三四五六七八九十百千万][\d.,]*(?:余|多|万|�
 QUANTITY_TEXT = re.compile(r"\d|(?<!第)[一二两三四五六七八九十百千万]+[个项家名位次年月天户人件所条类大批轮]")
 # A page a question names: 第29版, 29版 (not 2024版, an edition), page 28.
 PAGE = re.compile(r"(?<!\d)(?:第\s*)?(\d{1,3})\s*版|\bpage\s+(\d+)", re.IGNORECASE)
+# A question asking which page something is on: the contents list says.
+ASKS_PAGE = re.compile(r"第几版|哪一?版|几版|\b(?:which|what) page\b", re.IGNORECASE)
 SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
     "commentary": re.compile(r"点评|commentary", re.IGNORECASE),
     "preface": re.compile(r"序言|前言|preface", re.IGNORECASE),
     # What a numbered page (第30版, page 28) carries is what the contents list says.
-    "contents": re.compile(rf"目录|contents|{PAGE.pattern}", re.IGNORECASE),
+    "contents": re.compile(rf"目录|contents|{PAGE.pattern}|{ASKS_PAGE.pattern}", re.IGNORECASE),
 }
 # Words about the expert commentary, broader than its section kind: enough to ask who wrote it.
 COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
@@ -63,6 +65,7 @@ class Cues:
     wants_quantity: bool
     kinds: frozenset[SectionKind]
     pages: frozenset[int]
+    asks_page: bool
     about_commentary: bool
     wants_author: bool
     wants_summary: bool
@@ -78,6 +81,7 @@ class Cues:
             wants_quantity=bool(QUANTITY.search(question)),
             kinds=frozenset(kind for kind, words in SECTION_KINDS.items() if words.search(question)),
             pages=pages,
+            asks_page=bool(ASKS_PAGE.search(question)),
             about_commentary=about_commentary,
             wants_author=about_commentary and bool(WHO.search(question)),
             wants_summary=bool(SUMMARY.search(question)),

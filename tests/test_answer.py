@@ -232,6 +232,19 @@ def test_a_question_about_the_contents_or_a_page_quotes_the_list_or_that_pages_l
     assert answer.found and answer.citations[0].quote == quote
 
 
+@pytest.mark.parametrize(
+    ("question", "line"),
+    [("桐庐县城城镇化的文章在报告第几版？", "34版 桐庐"), ("Which page is the Chun'an Qiandao Lake article on?", "30版 淳安")],
+)
+def test_a_question_asking_which_page_quotes_the_contents_line_about_it(searcher, settings, question, line):
+    """The report holds only the contents line of these cases' pages, and that line answers."""
+    from service.api.routers.ask import answer_question
+    from service.api.app import make_answerer
+
+    _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
+    assert answer.found and [c.quote[: len(line)] for c in answer.citations] == [line]
+
+
 def test_a_page_question_quotes_its_line_then_a_sentence_of_that_page(answerer):
     hits = [hit(CONTENTS, dense=0.5, case="再出发", kind="contents"), hit(YUHANG, rank=2, dense=0.5)]  # YUHANG is on page 29
     answer = answerer.run("第29版讲了什么？", hits)
