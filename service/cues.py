@@ -50,7 +50,11 @@ SECTION_KINDS: dict[SectionKind, re.Pattern[str]] = {
 }
 # Words about the expert commentary, broader than its section kind: enough to ask who wrote it.
 COMMENTARY = re.compile(r"点评|专家|评价|commentary|expert", re.IGNORECASE)
-WHO = re.compile(r"谁|哪位|作者|\bwho\b", re.IGNORECASE)
+# Who wrote it, or where its writer works: the byline names both (浙江省社科院政治学所研究员 唐晓燕).
+WHO = re.compile(
+    r"谁|哪位|作者|(?:哪个|什么|哪家)(?:单位|机构)|在哪.{0,2}工作|\bwho\b|\bwhere does .{0,40}\bwork\b|\bwhich (?:institute|organi[sz]ation)\b",
+    re.IGNORECASE,
+)
 # A question asking what a part of the report says as a whole (前言讲了什么？), not one fact in it.
 SUMMARY = re.compile(r"[讲说写谈]了?(?:些)?什么|主要内容|内容是什么|(?:概括|总结)一下|\bwhat (?:does|do|did) (?:the )?\w+(?: \w+)? (?:say|cover)\b|\bsummar", re.IGNORECASE)
 SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")

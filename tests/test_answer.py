@@ -283,11 +283,13 @@ def test_a_long_best_sentence_is_quoted_alone(answerer):
     assert answer.citations[0].quote == long  # not widened; a sentence adding words may follow
 
 
-def test_who_wrote_the_commentary_is_answered_by_its_byline(answerer):
-    """The case's own sentences share the place the question names; the byline does not, yet it is the answer."""
+@pytest.mark.parametrize("question", ["仓前街道的专家点评是谁写的？", "写仓前街道点评的专家在哪个单位工作？", "Which institute does the expert commenting on Cangqian work at?"])
+def test_who_wrote_the_commentary_is_answered_by_its_byline(answerer, question):
+    """The case's own sentences share the place the question names; the byline does not, yet it
+    is the answer, to who wrote it and to where its writer works."""
     commentary = "浙江省社科院政治学研究所副所长 唐玉\n仓前街道的探索为城市核心区发展新质生产力提供了样本。"
     hits = [hit("仓前街道从三个维度着力破解体制机制障碍。", case="仓前"), hit(commentary, rank=2, case="仓前", kind="commentary")]
-    answer = answerer.run("仓前街道的专家点评是谁写的？", hits)
+    answer = answerer.run(question, hits)
     assert [c.quote for c in answer.citations] == ["浙江省社科院政治学研究所副所长 唐玉"]
 
 
