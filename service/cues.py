@@ -123,8 +123,9 @@ def asked_units(question: str) -> list[str]:
     units = []
     for m in ASKS_COUNT.finditer(question):
         rest = question[m.end() :]
-        if rest[:1] == "个" and HAN.match(rest[1:2]):  # 多少个部门 counts 部门
-            rest = rest[1:]
+        if rest[:1] == "个" and HAN.match(rest[1:2]):  # 多少个部门: 50部门 or 50个 (几个新型社区 → 4个现代产业社区)
+            units.append("个" + rest[1])
+            continue
         if HAN.match(rest[:1]):
             units.append(SAME_COUNT.get(rest[0], rest[0]))
     for m in HOW_MANY.finditer(question):
