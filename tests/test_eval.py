@@ -130,3 +130,12 @@ def test_the_baselines_map_a_stacks_passages_to_cases_by_offsets(corpus):
     text = corpus.texts[case.source]
     passages = [Passage("inside", case.source, start, end, text[start:end]), Passage("lost", case.source, None, None, "")]
     assert passage_cases(passages, corpus) == {"inside": {case.id}, "lost": set()}
+
+
+def test_a_share_comes_with_its_95_percent_interval():
+    from eval.answers import share
+
+    small, large = share([True] * 9 + [False]), share([True] * 900 + [False] * 100)
+    assert small["share"] == large["share"] == 0.9
+    assert small["ci95"][0] < large["ci95"][0] < 0.9 < large["ci95"][1] < small["ci95"][1] <= 1.0
+    assert share([]) == {"n": 0, "share": None, "ci95": None}
