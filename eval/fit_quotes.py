@@ -13,8 +13,9 @@ Prints that figure beside the word-count scoring it replaces.
 It also fits the weight with which the answerer re-ranks the first passages by their best
 sentence's probability (``ExtractiveAnswerer.rerank``): the sentences of the first
 ``RERANK_DEPTH`` passages of every answerable training question are scored out of fold (the model
-refitted on the other folds' questions), and the weight kept is the one giving the best MRR (then
-hit@1) of the re-ranked passages; 0 when none beats the search's own order. Writes the model
+refitted on the other folds' questions, over ``RERANK_REPEATS`` shufflings of the folds), and the
+weight kept is the one giving the best mean MRR (then hit@1) of the re-ranked passages; 0 when
+none beats the search's own order. Writes the model
 with that weight (``meta.rerank_weight``).
 """
 from __future__ import annotations
@@ -40,7 +41,9 @@ from service.search import open_searcher
 from touyan.settings import Settings
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-RERANK_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+RERANK_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+# The weight's figures are means over this many shufflings of the question folds.
+RERANK_REPEATS = 5
 
 
 def positive(question: Question, sentence: str) -> bool:
@@ -77,18 +80,20 @@ def rerank_weight(searcher, answerer: ExtractiveAnswerer, c: float) -> tuple[flo
             passages += [cand.hit.chunk.id for cand in candidates]
             lists.append((q.id, [(h.chunk.id, h.score, h.chunk.id in gold) for h in hits]))
     X, y, groups = np.array(X), np.array(y, dtype=int), np.array(groups)
-    p = np.zeros(len(y))
-    for train, test in GroupKFold(5).split(X, y, groups):
-        p[test] = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
-    best = best_per_passage(((g, chunk_id), prob) for g, chunk_id, prob in zip(groups, passages, p))
-    figures = {}
-    for w in RERANK_WEIGHTS:
-        scores = Scores()
-        for qid, hits in lists:
-            order = reranked([score for _, score, _ in hits], [best.get((qid, chunk_id), 0.0) for chunk_id, _, _ in hits], w)
-            scores.add([hits[i][0] for i in order], {chunk_id for chunk_id, _, gold in hits if gold})
-        summary = scores.summary()
-        figures[str(w)] = {"hit@1": summary["hit@1"], "mrr": summary["mrr"]}
+    runs: dict[float, list[dict]] = {w: [] for w in RERANK_WEIGHTS}
+    for seed in range(RERANK_REPEATS):  # which questions share a fold moves a weight's MRR as much as the weight does
+        shuffled = dict(zip(np.unique(groups), np.random.default_rng(seed).permutation(len(np.unique(groups)))))
+        p = np.zeros(len(y))
+        for train, test in GroupKFold(5).split(X, y, [shuffled[g] for g in groups]):
+            p[test] = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+        best = best_per_passage(((g, chunk_id), prob) for g, chunk_id, prob in zip(groups, passages, p))
+        for w in RERANK_WEIGHTS:
+            scores = Scores()
+            for qid, hits in lists:
+                order = reranked([score for _, score, _ in hits], [best.get((qid, chunk_id), 0.0) for chunk_id, _, _ in hits], w)
+                scores.add([hits[i][0] for i in order], {chunk_id for chunk_id, _, gold in hits if gold})
+            runs[w].append(scores.summary())
+    figures = {str(w): {m: round(float(np.mean([r[m] for r in runs[w]])), 4) for m in ("hit@1", "mrr")} for w in RERANK_WEIGHTS}
     chosen = max(RERANK_WEIGHTS, key=lambda w: (figures[str(w)]["mrr"], figures[str(w)]["hit@1"], -w))
     return chosen, {"questions": len(lists), "by_weight": figures}
 
