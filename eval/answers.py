@@ -111,10 +111,28 @@ def separation(answerable: list[Outcome], unanswerable: list[Outcome]) -> dict:
     pos = [o.confidence for o in answerable if o.confidence is not None]
     neg = [o.confidence for o in unanswerable if o.confidence is not None]
     if not pos or not neg:
-        return {"auc": None, "refused_at_answered_95": None}
+        return {"auc": None, "refused_at_answered_95": None, "brier": None, "ece": None}
     auc = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
     threshold = sorted(pos)[int(0.05 * len(pos))]
-    return {"auc": round(auc, 3), "refused_at_answered_95": round(sum(n < threshold for n in neg) / len(neg), 3)}
+    return {"auc": round(auc, 3), "refused_at_answered_95": round(sum(n < threshold for n in neg) / len(neg), 3), **calibration(pos, neg)}
+
+
+# Confidence bins for the calibration error: finer where most confidences fall.
+CALIBRATION_BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
+def calibration(pos: list[float], neg: list[float]) -> dict:
+    """Whether ``confidence`` means what it says: the Brier score, and the expected calibration
+    error (per confidence bin, the gap between the mean confidence and the share answerable,
+    weighted by the bin's questions)."""
+    pairs = [(c, 1.0) for c in pos] + [(c, 0.0) for c in neg]
+    brier = sum((c - y) ** 2 for c, y in pairs) / len(pairs)
+    ece = 0.0
+    for lo, hi in zip(CALIBRATION_BINS, CALIBRATION_BINS[1:]):
+        held = [(c, y) for c, y in pairs if lo <= c < hi or (hi == 1.0 and c == 1.0)]
+        if held:
+            ece += len(held) / len(pairs) * abs(sum(c for c, _ in held) / len(held) - sum(y for _, y in held) / len(held))
+    return {"brier": round(brier, 4), "ece": round(ece, 4)}
 
 
 def run_questions(searcher: Searcher, answerer: Answerer, path: Path, top_k: int) -> list[Outcome]:

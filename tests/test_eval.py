@@ -139,3 +139,11 @@ def test_a_share_comes_with_its_95_percent_interval():
     assert small["share"] == large["share"] == 0.9
     assert small["ci95"][0] < large["ci95"][0] < 0.9 < large["ci95"][1] < small["ci95"][1] <= 1.0
     assert share([]) == {"n": 0, "share": None, "ci95": None}
+
+
+def test_calibration_is_zero_when_confidence_matches_the_share_answerable():
+    from eval.answers import calibration
+
+    matched = calibration([0.8] * 8 + [0.2] * 2, [0.8] * 2 + [0.2] * 8)  # 80 % of the 0.8s answerable, 20 % of the 0.2s
+    assert matched["ece"] == 0.0 and 0 < matched["brier"] < 0.25
+    assert calibration([1.0] * 10, [1.0] * 10)["ece"] == 0.5
