@@ -238,6 +238,14 @@ def test_search_cli_json(tmp_path):
     )
     results = json.loads(out.stdout)["results"]
     assert len(results) == 3 and results[0]["case"].startswith("江洲村")
+    own = subprocess.run(
+        [sys.executable, "-m", "touyan.cli", "--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx"), "--embedder", "e5",
+         "search", "--top-k", "3", "--no-rerank", "--json", "江洲村的强村公司叫什么？"],
+        capture_output=True, text=True, check=True,
+    )
+    unranked = json.loads(own.stdout)["results"]
+    assert sorted(r["chunk_id"] for r in unranked) == sorted(r["chunk_id"] for r in results)
+    assert [r["score"] for r in unranked] == sorted((r["score"] for r in unranked), reverse=True)  # the search's own order
 
 
 @pytest.mark.parametrize(
