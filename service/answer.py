@@ -393,7 +393,7 @@ class ExtractiveAnswerer:
         later part naming none is about the places before it, as cover_parts reads it."""
         if self.cases_named is None:
             return hits
-        asked = parts(question) or [question]
+        asked = parts(question)  # [question] when it asks one thing
         named = []
         for i, part in enumerate(asked):
             cases = self.cases_named(part)
