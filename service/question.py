@@ -27,7 +27,7 @@ from index.models import Chunk
 from index.text import fold
 from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_tagger
 from index.transliterate import PinyinNames
-from service.cues import Cues, asked_units, is_latin
+from service.cues import NUMBER, Cues, asked_units, is_latin
 
 AnswerType = Literal["count", "amount", "person", "organisation", "place", "date", "name", "list", "definition", "how", "why", "yesno", "other"]
 EntityKind = Literal["person", "place", "organisation", "other"]
@@ -342,6 +342,9 @@ LIST = re.compile(r"、.*、|一是.*二是|[：:].+[，,、；;]")
 DEFINITION = re.compile(r"即|是指|指的是|就是|意思是|也就是|意味着|[：:]|——")
 NAMED = re.compile(r"[“\"「][^”\"」]{2,20}[”\"」]")
 COUNT = re.compile(r"[0-9一二两三四五六七八九十百千万][\d.,]*(?:余|多)?(?:万|亿)?个?")
+# Types whose answer a question can state as its given: a number, a date, a name. A list's or a
+# definition's shape is punctuation, which the question's own words never are.
+GIVEN_CHECKED = frozenset({"count", "amount", "date", "person", "organisation", "place", "name"})
 TYPE_SHAPE: dict[str, re.Pattern[str]] = {
     "amount": NUMBER_WITH_UNIT, "person": PERSON, "organisation": ORGANISATION, "place": PLACE,
     "date": DATE, "list": LIST, "definition": DEFINITION, "name": NAMED,
@@ -352,11 +355,21 @@ def holds_type(analysis: QuestionAnalysis, text: str) -> bool | None:
     """Whether ``text`` holds something of the expected answer type (a count in the asked measure
     word, a person's name, a date …); None for a type with no such shape."""
     if analysis.answer_type == "count":
-        if analysis.measure:
-            return bool(re.search(COUNT.pattern + f"[{re.escape(analysis.measure)}]", text))
-        return bool(COUNT.search(text))
-    shape = TYPE_SHAPE.get(analysis.answer_type)
-    return None if shape is None else bool(shape.search(text))
+        shape = re.compile(COUNT.pattern + f"[{re.escape(analysis.measure)}]") if analysis.measure else COUNT
+    elif (shape := TYPE_SHAPE.get(analysis.answer_type)) is None:
+        return None
+    return any(not _given(analysis, m.group()) for m in shape.finditer(text))
+
+
+def _given(analysis: QuestionAnalysis, found: str) -> bool:
+    """Whether a piece of text of the answer's shape is what the question itself states, not an
+    answer to it: 54家 for 54家强村公司中，做工程服务的有几家？, 7月 for …是7月几号开的？"""
+    if analysis.answer_type not in GIVEN_CHECKED:
+        return False
+    if fold(found) in fold(analysis.text):
+        return True
+    numbers = set(NUMBER.findall(found))
+    return bool(numbers) and numbers <= set(NUMBER.findall(analysis.text))
 
 
 # Details a question may ask of a named subject, by the words that ask for them, and what the

@@ -68,6 +68,16 @@ def test_answer_shapes(searcher):
     assert holds_type(searcher.analyzer.run("滨江为什么要建嵌入式幼儿园？"), "任何文字") is None
 
 
+def test_what_the_question_itself_states_is_not_an_answer(searcher):
+    # The count a question names as its given (54家…中) is no answer to “how many of them”.
+    part = searcher.analyzer.run("富阳累计培育的54家强村公司中，做工程服务的有几家？")
+    assert holds_type(part, "累计培育强村公司54家、职业经理人试点10个") is False
+    assert holds_type(part, "其中工程服务类强村公司12家") is True
+    day = searcher.analyzer.run("半年度总结推进会是7月几号开的？")
+    assert holds_type(day, "7月,杭州市委召开半年度总结推进会") is False
+    assert holds_type(day, "7月5日,杭州市委召开半年度总结推进会") is True
+
+
 def test_what_a_question_about_two_cases_asks_of_each(searcher):
     question = "紫金港科技城和钱塘分别是哪项改革的省级试点？"
     asked = {searcher.analyzer.about_case(question, c) for c in searcher.analyzer.cases_compared(question)}
