@@ -31,6 +31,7 @@ from service.cues import PAGE, is_latin
 jieba.setLogLevel(logging.WARNING)
 
 ROLE_USER = "user"
+QUOTED = re.compile(r"[“\"「]([^”\"」]{1,20})[”\"」]")
 QUESTION_WORD = re.compile(r"哪|什么|谁|多少|几|怎|如何|为何|为什么|是否|吗")
 FOLLOW_UP_ZH = re.compile(r"^(?:那么?|还有|再说说|再看看)?\s*(?P<subject>[^，,。？?！!]{1,15}?)\s*(?:呢|又如何|又怎么样)\s*[？?。.!！]*$")
 LEAD_THEN = re.compile(r"^那么?(?![个些里时样边])\s*(?P<subject>[^，,。？?！!]{1,15}?)\s*[？?。.!！]*$")
@@ -63,7 +64,7 @@ LEADING_NAME_WORDS = 4
 LEADING_PLACE = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:街道|社区|新区|园区|科技城|区|县|市|镇|乡|村)(?:[(（][^()（）]{1,6}[)）])?")
 # Part-of-speech initials of a noun phrase: nouns, abbreviations, numbers, Latin words, brackets.
 NOUNISH = frozenset("njmex")
-LOOSE_NAME_TAGS = frozenset({"t", "d", "r"})
+LOOSE_NAME_TAGS = frozenset({"t", "d", "r", "f"})
 CAPITALIZED = re.compile(r"\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*")
 
 
@@ -96,6 +97,8 @@ def resolve(question: str, previous: str | None, topic: str | None = None) -> st
     if new is not None:
         if new in ELABORATION:
             return f"{previous} {new}"
+        if (term := _quoted_alike(previous, new, question)) is not None:  # “3”指什么？ → 那“2”呢？
+            return previous[: term.start(1)] + new + previous[term.end(1) :]
         old = (_page(previous) if PAGE.fullmatch(new) else None) or subject(previous)
         return previous.replace(old, new, 1) if old else f"{new} {previous}"
     old = subject(previous) or topic
@@ -118,6 +121,15 @@ def resolve(question: str, previous: str | None, topic: str | None = None) -> st
     if PERSON_ZH.search(question) or ORDINAL.match(question) or not (own or WHOLE_REPORT.search(question)):
         return f"{old} {question}"  # it names nothing it asks about: the conversation's subject
     return question
+
+
+def _quoted_alike(previous: str, new: str, question: str) -> re.Match[str] | None:
+    """The previous question's last quoted term of the kind of the one the follow-up quotes
+    (a number for a number), which it replaces; None when the follow-up quotes nothing."""
+    if not any(m.group(1) == new for m in QUOTED.finditer(question)):
+        return None
+    alike = [m for m in QUOTED.finditer(previous) if m.group(1).isdigit() == new.isdigit()]
+    return alike[-1] if alike else None
 
 
 def _reference(question: str) -> int | None:
@@ -160,7 +172,7 @@ def _leading_name(words: list[jieba.posseg.pair]) -> str | None:
     lead = words[: LEADING_NAME_WORDS + 1]
     de = next((i for i, w in enumerate(lead) if w.word == "的"), 0)
     before = "".join(w.word for w in lead[:de]).strip()
-    # jieba tags names it does not know loosely (每日互动: r + d); no verb, pronoun or question word, though.
+    # jieba tags names it does not know loosely (每日互动: r + d; 仓前: nr + f); no verb, pronoun or question word, though.
     if de and all(w.flag[0] in NOUNISH or w.flag in LOOSE_NAME_TAGS for w in lead[:de]) and len(before) <= 8 and not PRONOUNISH.match(before):
         return before
     place = LEADING_PLACE.match("".join(w.word for w in words))

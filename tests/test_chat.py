@@ -18,6 +18,10 @@ U, A = "user", "assistant"
         ("梦创社区服务多少家企业？", "那江洲村呢？", "江洲村服务多少家企业？"),
         ("紫金港科技城的规划面积有多少平方公里？", "那么高新区(滨江)呢", "高新区(滨江)的规划面积有多少平方公里？"),
         ("余杭案例的专家点评是谁写的？", "它的作者是哪个单位的？", "余杭案例的作者是哪个单位的？"),
+        ("仓前的三方协同是什么？", "那钱塘呢？", "钱塘的三方协同是什么？"),  # jieba: 仓/nr 前/f
+        # A quoted follow-up replaces the quoted term of its kind, not the subject.
+        ("余杭实施的“321”机制里，“3”指什么？", "那“2”呢？", "余杭实施的“321”机制里，“2”指什么？"),
+        ("钱塘的“三支队伍”是什么？", "那“四链”呢？", "钱塘的“四链”是什么？"),
         ("How many enterprises does the community in Cangqian serve?", "What about Binjiang?",
          "How many enterprises does the community in Binjiang serve?"),
         ("What does Yuhang's 321 mechanism do?", "who wrote its commentary?", "who wrote Yuhang's commentary?"),
