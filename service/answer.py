@@ -122,11 +122,17 @@ class _Sentence:
 
 
 def not_found_text(question: str, hits: list[Hit]) -> str:
-    """Says the report has no answer, in the question's language, and points at the closest passage."""
+    """Says the report has no answer, in the question's language, and points at the closest
+    passage, or, for an article the contents list names but the report does not hold, at its line."""
     topic = question.strip().rstrip("?？。.!！ ") or question.strip()
     if len(topic) > 40:
         topic = topic[:40] + "…"
     c = hits[0].chunk if hits else None
+    if article_missing(question, hits) and (lines := contents_quotes(question, hits)):
+        listed = "；".join(line.text.strip() for line in lines)
+        if is_latin(question):
+            return f"The report's contents list this page ({listed}), but the report does not hold the article itself."
+        return f"报告目录列有这一版（{listed}），但报告中没有这篇文章的正文。"
     if is_latin(question):
         text = f"The report has nothing that answers “{topic}”."
         if c is not None:
@@ -161,6 +167,16 @@ def contents_quotes(question: str, hits: list[Hit], analysis: QuestionAnalysis |
         for a, b in sentence_spans(h.chunk.text)
         if (m := CONTENTS_LINE.match(h.chunk.text[a:b])) and int(m.group(1)) in cues.pages
     ]
+
+
+def article_missing(question: str, hits: list[Hit]) -> bool:
+    """A question about what a page's article says (第14版《…》讲了杭州哪些产业链？) when the report
+    holds only that page's line in the contents list, not the article: the list names it but
+    does not answer. Asking which page, what the page carries or what it says in sum, the list does."""
+    cues = Cues.of(question)
+    if not cues.pages or cues.asks_page or cues.asks_listing or cues.wants_summary:
+        return False
+    return not any(h.chunk.page in cues.pages and h.chunk.section_kind != "contents" for h in hits)
 
 
 def _lines_about(analysis: QuestionAnalysis, contents: list[Hit]) -> list[_Sentence]:
@@ -424,7 +440,8 @@ class ExtractiveAnswerer:
         if not hits:
             return False, 0.0
         if contents_quotes(question, hits, self._analysis(question)):
-            return True, 1.0
+            answered = not article_missing(question, hits)
+            return answered, float(answered)
         if all(h.chunk.section_kind == "contents" for h in hits):
             return False, 0.0
         if quoted_verbatim(question, hits):

@@ -57,6 +57,9 @@ WHO = re.compile(
 )
 # A question asking what a part of the report says as a whole (前言讲了什么？), not one fact in it.
 SUMMARY = re.compile(r"[讲说写谈]了?(?:些)?什么|主要内容|内容是什么|(?:概括|总结)一下|\bwhat (?:does|do|did) (?:the )?\w+(?: \w+)? (?:say|cover)\b|\bsummar", re.IGNORECASE)
+# A question asking what the contents list says of a page (第14版刊登的是哪篇文章？, which article is on
+# page 28?), not what the page's article says.
+ASKS_LISTING = re.compile(r"目录|刊登|哪篇|哪些案例|哪个案例|什么文章|标题|题目|\b(?:which|what) (?:article|case)s?\b|\btitle\b|\bcontents\b", re.IGNORECASE)
 SENTENCE_MARK = re.compile(r"[。！？!?；;，,]")
 
 
@@ -73,6 +76,7 @@ class Cues:
     about_commentary: bool
     wants_author: bool
     wants_summary: bool
+    asks_listing: bool
 
     @classmethod
     @functools.lru_cache(maxsize=256)  # ranking and answering read one question's cues several times
@@ -89,6 +93,7 @@ class Cues:
             about_commentary=about_commentary,
             wants_author=about_commentary and bool(WHO.search(question)),
             wants_summary=bool(SUMMARY.search(question)),
+            asks_listing=bool(ASKS_LISTING.search(question)),
         )
 
     def numbers_held(self, text: str) -> float:

@@ -257,6 +257,18 @@ def test_a_page_the_contents_do_not_list_is_not_answered_from_them(answerer):
     assert not answerer.run("第40版讲了什么？", hits).found
 
 
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [("第28版《杭州钱塘(新)区:钱塘江畔弄新潮》讲了钱塘哪些产业？", "报告目录列有这一版（28版 杭州钱塘(新)区:钱塘江畔弄新潮）"),
+     ("What industries does the page 28 article describe?", "The report's contents list this page (28版 杭州钱塘(新)区:钱塘江畔弄新潮)")],
+)
+def test_a_listed_pages_article_the_report_does_not_hold_is_not_answered_from_its_line(answerer, question, says):
+    """Only page 29's article is retrieved (held): the list names page 28's but cannot say what it holds."""
+    hits = [hit(YUHANG, dense=0.5), hit(CONTENTS, rank=2, dense=0.5, case="再出发", kind="contents")]
+    answer = answerer.run(question, hits)
+    assert not answer.found and answer.confidence == 0.0 and answer.text.startswith(says)
+
+
 def test_other_questions_never_quote_the_contents_list(answerer):
     """Its lines name every case, so they share words with any question about one."""
     hits = [hit(CONTENTS, kind="contents", case="再出发"), hit(YUHANG, rank=2)]
