@@ -7,13 +7,14 @@ Training questions: the answerable ones of eval/fit_answerability.py's ``TRAININ
 as the service retrieves them; a sentence is a positive when it states one of the question's
 key facts (or, for a question without key facts, holds one of its evidence strings). A
 logistic regression; its regularisation is chosen by 5-fold cross-validation grouped by
-question, on how often the top-scored sentence is a positive (the held-out sets are not read).
+question, on how often the top-scored sentence is a positive, averaged over ``REPEATS``
+shufflings of the folds (the held-out sets are not read).
 Prints that figure beside the word-count scoring it replaces.
 
 It also fits the weight with which the answerer re-ranks the first passages by their best
 sentence's probability (``ExtractiveAnswerer.rerank``): the sentences of the first
 ``RERANK_DEPTH`` passages of every answerable training question are scored out of fold (the model
-refitted on the other folds' questions, over ``RERANK_REPEATS`` shufflings of the folds), and the
+refitted on the other folds' questions, over ``REPEATS`` shufflings of the folds), and the
 weight kept is the one giving the best mean MRR (then hit@1) of the re-ranked passages; 0 when
 none beats the search's own order. Writes the model
 with that weight (``meta.rerank_weight``).
@@ -42,8 +43,8 @@ from touyan.settings import Settings
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 RERANK_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
-# The weight's figures are means over this many shufflings of the question folds.
-RERANK_REPEATS = 5
+# C's and the re-ranking weight's figures are means over this many shufflings of the question folds.
+REPEATS = 5
 
 
 def positive(question: Question, sentence: str) -> bool:
@@ -60,6 +61,13 @@ def top1(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
         rows = groups == g
         hits.append(y[rows][np.argmax(scores[rows])])
     return float(np.mean(hits))
+
+
+def shuffled_groups(groups: np.ndarray, seed: int) -> list[int]:
+    """The questions renumbered in a shuffled order: GroupKFold deals them into folds by it."""
+    names = np.unique(groups)
+    order = dict(zip(names, np.random.default_rng(seed).permutation(len(names))))
+    return [order[g] for g in groups]
 
 
 def rerank_weight(searcher, answerer: ExtractiveAnswerer, c: float) -> tuple[float, dict]:
@@ -81,10 +89,9 @@ def rerank_weight(searcher, answerer: ExtractiveAnswerer, c: float) -> tuple[flo
             lists.append((q.id, [(h.chunk.id, h.score, h.chunk.id in gold) for h in hits]))
     X, y, groups = np.array(X), np.array(y, dtype=int), np.array(groups)
     runs: dict[float, list[dict]] = {w: [] for w in RERANK_WEIGHTS}
-    for seed in range(RERANK_REPEATS):  # which questions share a fold moves a weight's MRR as much as the weight does
-        shuffled = dict(zip(np.unique(groups), np.random.default_rng(seed).permutation(len(np.unique(groups)))))
+    for seed in range(REPEATS):  # which questions share a fold moves a weight's MRR as much as the weight does
         p = np.zeros(len(y))
-        for train, test in GroupKFold(5).split(X, y, [shuffled[g] for g in groups]):
+        for train, test in GroupKFold(5).split(X, y, shuffled_groups(groups, seed)):
             p[test] = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
         best = best_per_passage(((g, chunk_id), prob) for g, chunk_id, prob in zip(groups, passages, p))
         for w in RERANK_WEIGHTS:
@@ -127,11 +134,14 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {}
     for c in C_GRID:
-        scores = np.zeros(len(y))
-        for train, test in GroupKFold(5).split(X, y, groups):
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(X[train], y[train])
-            scores[test] = model.predict_proba(X[test])[:, 1]
-        results[c] = top1(scores, y, groups)
+        runs = []
+        for seed in range(REPEATS):  # one split's top-sentence share moves by more than C does
+            scores = np.zeros(len(y))
+            for train, test in GroupKFold(5).split(X, y, shuffled_groups(groups, seed)):
+                model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(X[train], y[train])
+                scores[test] = model.predict_proba(X[test])[:, 1]
+            runs.append(top1(scores, y, groups))
+        results[c] = float(np.mean(runs))
     best_c = max(results, key=lambda c: (results[c], -c))
     cv = {
         "questions": int(len(np.unique(groups))), "candidates": int(len(y)), "positives": int(y.sum()),
