@@ -432,10 +432,11 @@ class ExtractiveAnswerer:
 
         The report's structure decides some questions for certain (confidence 1 or 0): the
         contents list answers a question about it or a page it lists and nothing else; a passage
-        holding the whole question (a keyword) answers it; a question asking what a part of the
-        report says (前言讲了什么？) or who wrote it is answered from that part when it was
-        retrieved, and not when the case has no such part. The rest is the fitted model's call;
-        without one, any retrieved passage answers.
+        holding the whole question (a keyword) answers it; a question about a part of the report
+        (the expert commentary, the preface) is not answered when no passage of that part was
+        retrieved (the case has none), and one asking what that part says (前言讲了什么？) or who
+        wrote it is answered from it when it was. The rest is the fitted model's call; without
+        one, any retrieved passage answers.
         """
         if not hits:
             return False, 0.0
@@ -447,11 +448,10 @@ class ExtractiveAnswerer:
         if quoted_verbatim(question, hits):
             return True, 1.0
         cues = Cues.of(question)
-        if cues.wants_summary or cues.wants_author:
-            if named_kind_hits(question, hits):
-                return True, 1.0
-            if cues.kinds - {"contents"}:
-                return False, 0.0
+        if cues.kinds - {"contents"} and not named_kind_hits(question, hits):
+            return False, 0.0  # the commentary of a case that has none (专家是怎么点评江洲村这个案例的？)
+        if (cues.wants_summary or cues.wants_author) and named_kind_hits(question, hits):
+            return True, 1.0
         if self.answerability is None:
             return True, None
         quotes = self.scored(question, self.pool(question, hits)) if self.fitted_quotes else []

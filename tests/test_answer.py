@@ -252,6 +252,12 @@ def test_a_page_question_quotes_its_line_then_a_sentence_of_that_page(answerer):
     assert len(answer.citations) == 2 and answer.citations[1].chunk_id == "余杭-2"
 
 
+def test_the_commentary_of_a_case_that_has_none_is_not_found(answerer):
+    """Only the case's own passages were retrieved for a question about its commentary."""
+    answer = answerer.run("专家是怎么点评余杭这个案例的？", [hit(YUHANG, dense=0.8), hit(YUHANG, rank=2, dense=0.7)])
+    assert not answer.found and answer.confidence == 0.0
+
+
 def test_a_page_the_contents_do_not_list_is_not_answered_from_them(answerer):
     hits = [hit(YUHANG, dense=0.5), hit(CONTENTS, rank=2, dense=0.5, case="再出发", kind="contents")]
     assert not answerer.run("第40版讲了什么？", hits).found
