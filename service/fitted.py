@@ -94,22 +94,22 @@ def _trees(booster_text: str) -> tuple[list[_Tree], float]:
 
 class BoostedModel:
     """Gradient-boosted trees (LightGBM's text format) over named features, with the threshold
-    chosen when fitted. Evaluated here, tree by tree: the service needs no LightGBM (a second to import)."""
+    chosen when fitted; several boosters (fitted with different seeds) give the mean of their
+    probabilities. Evaluated here, tree by tree: the service needs no LightGBM (a second to import)."""
 
-    def __init__(self, features: tuple[str, ...], booster_text: str, threshold: float, meta: dict | None = None) -> None:
+    def __init__(self, features: tuple[str, ...], boosters: tuple[str, ...], threshold: float, meta: dict | None = None) -> None:
         self.features = tuple(features)
         self.threshold = threshold
         self.meta = meta or {}
-        self.booster_text = booster_text
-        self._trees, self._scale = _trees(booster_text)
+        self.boosters = tuple(boosters)
+        self._forests = [_trees(text) for text in self.boosters]
 
     def probability(self, values: Mapping[str, float]) -> float:
         x = [float(values[f]) for f in self.features]
-        z = self._scale * sum(tree.value(x) for tree in self._trees)
-        return _squash(z)
+        return sum(_squash(scale * sum(tree.value(x) for tree in trees)) for trees, scale in self._forests) / len(self._forests)
 
     def to_json(self) -> str:
-        return json.dumps({"kind": "lightgbm", "features": self.features, "threshold": self.threshold, "meta": self.meta, "booster": self.booster_text}, ensure_ascii=False, indent=1)
+        return json.dumps({"kind": "lightgbm", "features": self.features, "threshold": self.threshold, "meta": self.meta, "boosters": self.boosters}, ensure_ascii=False, indent=1)
 
 
 Classifier = LogisticModel | BoostedModel
@@ -119,5 +119,6 @@ def load_classifier(name: str) -> Classifier:
     """The model ``service/models/<name>.json``, of whichever kind it was fitted as."""
     data = json.loads((MODELS / f"{name}.json").read_text(encoding="utf-8"))
     if data.get("kind") == "lightgbm":
-        return BoostedModel(tuple(data["features"]), data["booster"], float(data["threshold"]), data.get("meta", {}))
+        boosters = data["boosters"] if "boosters" in data else [data["booster"]]  # one booster: fitted before seeds were averaged
+        return BoostedModel(tuple(data["features"]), tuple(boosters), float(data["threshold"]), data.get("meta", {}))
     return LogisticModel.load(name)
