@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from eval.gold import load_questions
 from service.answer import ExtractiveAnswerer
-from service.api.routers.ask import with_parts
+from service.api.routers.ask import retrieve
 from service.answerability import FEATURES, FittedAnswerability, model_name
 from service.fitted import MODELS, BoostedModel, LogisticModel
 from service.search import Searcher, open_searcher
@@ -70,8 +70,7 @@ def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, n
     X, y, ids, fresh = [], [], [], []
     for path in TRAINING:
         for q in load_questions(Path(path)):
-            hits = answerer.rerank(q.question, searcher.search(q.question, settings.top_k))
-            hits = answerer.on_named_places(q.question, with_parts(searcher, q.question, hits))  # as /ask reads them
+            hits = answerer.on_named_places(q.question, retrieve(searcher, answerer, q.question, settings.top_k))  # as /ask reads them
             if answerer.decide(q.question, hits)[1] is not None:
                 continue
             quotes = answerer.scored(q.question, answerer.pool(q.question, hits)) if answerer.fitted_quotes else []

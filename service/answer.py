@@ -448,10 +448,11 @@ class ExtractiveAnswerer:
         if quoted_verbatim(question, hits):
             return True, 1.0
         cues = Cues.of(question)
-        if cues.kinds - {"contents"} and not named_kind_hits(question, hits):
-            return False, 0.0  # the commentary of a case that has none (专家是怎么点评江洲村这个案例的？)
-        if (cues.wants_summary or cues.wants_author) and named_kind_hits(question, hits):
-            return True, 1.0
+        if cues.kinds - {"contents"}:
+            if not named_kind_hits(question, hits):
+                return False, 0.0  # the commentary of a case that has none (专家是怎么点评江洲村这个案例的？)
+            if cues.wants_summary or cues.wants_author:
+                return True, 1.0
         if self.answerability is None:
             return True, None
         quotes = self.scored(question, self.pool(question, hits)) if self.fitted_quotes else []

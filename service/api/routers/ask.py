@@ -31,11 +31,17 @@ def answer_question(
     """Retrieve, then answer from what was retrieved; shared by /ask and the chat endpoint."""
     check_case(searcher, case_id)
     check_report(searcher, report)
-    hits = answerer.rerank(question, searcher.search(question, top_k, case_id=case_id, page=page, report=report))
-    hits = with_parts(searcher, question, hits, case_id=case_id, page=page, report=report)
+    hits = retrieve(searcher, answerer, question, top_k, case_id=case_id, page=page, report=report)
     if not hits and (case_id is not None or page is not None or report is not None):
         return hits, Answer(no_passage_text(searcher, case_id, page, report), found=False, confidence=0.0)
     return hits, answerer.run(question, hits)
+
+
+def retrieve(searcher: Searcher, answerer: Answerer, question: str, top_k: int, **filters) -> list[Hit]:
+    """The passages an answer is made from: the search, re-ranked by the answerer, with each part's
+    own passages for a question asking two things; eval/fit_answerability.py fits on the same."""
+    hits = answerer.rerank(question, searcher.search(question, top_k, **filters))
+    return with_parts(searcher, question, hits, **filters)
 
 
 def with_parts(searcher: Searcher, question: str, hits: list[Hit], **filters) -> list[Hit]:
