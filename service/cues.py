@@ -19,6 +19,8 @@ QUANTITY = re.compile(r"多少|几|多大|多长|多久|比例|how (?:many|much|
 ASKS_COUNT = re.compile(r"多少|(?<![十好几百千万哪])几(?!乎)")
 HAN = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
+# What follows 多少 without being what it counts in (有多少是返乡的, 多少呢).
+NOT_MEASURE = frozenset("是的了呢吗在为都也啊呀吧和与跟能会要可就还又")
 # Measure words that count the same things: how often (次, 回, 轮 …), people (人, 名, 位), money.
 SAME_COUNT = {c: group for group in ("次回轮趟遍场", "人名位") for c in group} | {"钱": "元"}
 # English has no measure words; the counted noun tells which one a Chinese answer uses.
@@ -131,7 +133,7 @@ def asked_units(question: str) -> list[str]:
         if rest[:1] == "个" and HAN.match(rest[1:2]):  # 多少个部门: 50部门 or 50个 (几个新型社区 → 4个现代产业社区)
             units.append("个" + rest[1])
             continue
-        if HAN.match(rest[:1]):
+        if HAN.match(rest[:1]) and rest[0] not in NOT_MEASURE:
             units.append(SAME_COUNT.get(rest[0], rest[0]))
     for m in HOW_MANY.finditer(question):
         units += [u for u, nouns in ENGLISH_COUNTS.items() if re.search(rf"\b(?:{nouns})\b", m.group(1), re.IGNORECASE)][:1]

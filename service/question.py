@@ -27,7 +27,7 @@ from index.models import Chunk
 from index.text import fold
 from index.tokenize import STOP_WORDS, Tokenizer, normalize, private_tagger
 from index.transliterate import PinyinNames
-from service.cues import NUMBER, Cues, asked_units, is_latin
+from service.cues import ASKS_COUNT, NUMBER, Cues, asked_units, is_latin
 
 AnswerType = Literal["count", "amount", "person", "organisation", "place", "date", "name", "list", "definition", "how", "why", "yesno", "other"]
 EntityKind = Literal["person", "place", "organisation", "other"]
@@ -37,7 +37,7 @@ ANSWER_TYPES: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("person", re.compile(r"谁|哪位|哪一位|什么人|哪些人|\bwho(?:m|se)?\b", re.I)),
     ("date", re.compile(r"什么时候|何时|哪一?年|哪个月|几月|几号|哪天|多久以前|\bwhen\b|\bwhat year\b|\bwhich year\b", re.I)),
     ("amount", re.compile(r"多少钱|多少亿|多少万|多少元|多大比例|比例|占比|百分之|多少倍|增长了?多少|多高|多大|多久|多长时间|多远|\bhow much\b|\bhow long\b|\bpercent|\bshare\b|\bproportion\b", re.I)),
-    ("count", re.compile(r"多少|几(?!乎)|\bhow many\b", re.I)),
+    ("count", re.compile(ASKS_COUNT.pattern + r"|\bhow many\b", re.I)),  # not 哪几 (a list), 十几 (a number)
     ("organisation", re.compile(r"哪家|哪所|哪个(?:单位|机构|部门|企业|公司|高校|大学)|什么(?:单位|机构|部门|企业|公司)|\bwhich (?:company|organi[sz]ation|university|institution|agency|department|firm)\b", re.I)),
     ("place", re.compile(r"哪里|哪儿|在哪|什么地方|哪个(?:区|县|市|镇|村|街道|社区|地方)|\bwhere\b", re.I)),
     ("name", re.compile(r"叫什么|名称|名字|称为什么|\bwhat is (?:it|the \w+) called\b|\bname of\b|\bcalled\b", re.I)),
@@ -59,9 +59,9 @@ LATIN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:['’][aeo][a-z]*)*(
 UNSEEN_FREQ = 1
 # Words a question uses of the report, not of what it reports.
 ABOUT_THE_TEXT = frozenset("案例 报告 文章 文中 提到 提及 讲到 谈到 说到 讨论 涉及".split())
-# A question word at the start of a word (多少钱, 哪几类) asks rather than names: not content,
-# and never a name (jieba tags 多少钱 a person). 几 alone begins content words (几乎).
-ASKING = re.compile(r"多少|什么|哪")
+# A question word at the start of a word (多少钱, 哪几类, 几家) asks rather than names: not
+# content, and never a name (jieba tags 多少钱 a person). 几乎 and 几何 are content words.
+ASKING = re.compile(r"多少|什么|哪|几(?!乎|何)")
 NO_SENSES = NameSenses(frozenset(), frozenset())
 
 

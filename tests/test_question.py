@@ -18,6 +18,8 @@ from service.question import answer_type, holds_type, parts
         ("余杭“321”机制里的“3”具体指什么？", "definition"),
         ("哪些案例提到了“工业上楼”？", "list"),
         ("潘毅刚认为有哪三大启示？", "list"),
+        ("高新区(滨江)培育的8家上市企业分别是哪几家？", "list"),
+        ("滨江有十几家独角兽企业吗？", "yesno"),
         ("滨江为什么要建嵌入式幼儿园？", "why"),
         ("仓前街道如何破解社区治理难题？", "how"),
         ("Who wrote the commentary on Qiantang?", "person"),
@@ -119,6 +121,12 @@ def test_words_about_the_report_and_the_asking_are_not_content(searcher):
     assert [t.text for t in searcher.analyzer.run("哪些案例讲到了成立强村公司？").terms] == ["强村公司", "成立"]
     a = searcher.analyzer.run("江洲村的露营地一年能给村集体多添多少钱？")
     assert "多少钱" not in [t.text for t in a.terms] and a.unknown == ()
+    assert "几家" not in [t.text for t in searcher.analyzer.run("滨江培育的上市企业是哪几家？").terms]
+
+
+def test_only_a_measure_word_is_what_a_count_is_in(searcher):
+    assert searcher.analyzer.run("富阳的新农人中，有多少是返乡大学生？").measure is None
+    assert searcher.analyzer.run("富阳有多少名新农人？").measure == "人名位"
 
 
 def test_a_name_glued_to_a_role_still_finds_its_case(searcher):
