@@ -314,8 +314,10 @@ class ExtractiveAnswerer:
         analyzer: QuestionAnalyzer | None = None,
         quote_model: LogisticModel | None = None,
         sentence_late: SentenceSimilarity | None = None,
+        preceding: Callable[[Chunk], str] | None = None,
     ) -> None:
         self.sentence_late = sentence_late
+        self.preceding = preceding  # a passage's first sentence's lead-in, from the passage before
         self._last_scored = threading.local()
         self.answerability = answerability
         self.analyzer = analyzer
@@ -351,6 +353,7 @@ class ExtractiveAnswerer:
             analyzer=analyzer,
             quote_model=load_model(QUOTES_MODEL) if searcher else None,
             sentence_late=searcher.sentence_late if searcher else None,
+            preceding=searcher.preceding if searcher else None,
         )
 
     def run(self, question: str, hits: list[Hit]) -> Answer:
@@ -635,7 +638,10 @@ class ExtractiveAnswerer:
             for k, (a, b) in enumerate(spans):
                 if b - a < MIN_SENTENCE_CHARS:
                     continue
-                before = text[spans[k - 1][0] : spans[k - 1][1]] if k and "\n" not in text[spans[k - 1][1] : a] else ""
+                if k:
+                    before = text[spans[k - 1][0] : spans[k - 1][1]] if "\n" not in text[spans[k - 1][1] : a] else ""
+                else:
+                    before = self.preceding(hit.chunk) if self.preceding is not None else ""
                 after = text[spans[k + 1][0] : spans[k + 1][1]] if k + 1 < len(spans) and "\n" not in text[b : spans[k + 1][0]] else ""
                 out.append(Candidate(hit, a, b, before, after, None))
         spans = [(c.hit.chunk, c.start, c.end) for c in out]

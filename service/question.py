@@ -59,6 +59,11 @@ LATIN_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:['’][aeo][a-z]*)*(
 UNSEEN_FREQ = 1
 # Words a question uses of the report, not of what it reports.
 ABOUT_THE_TEXT = frozenset("案例 报告 文章 文中 提到 提及 讲到 谈到 说到 讨论 涉及".split())
+# Words that say how a question asks (具体指什么, 分别是哪几家), not what it asks about.
+ASKING_MANNER = frozenset("具体 分别 到底 究竟".split())
+# A quoted number or character (“3”指什么？) is what a definition question asks about (a term
+# held alone: 3 is not in every 321 and 2023).
+SHORT_QUOTED = re.compile(r"[“\"「]([^“”\"「」\s]{1,2})[”\"」]")
 # A question word at the start of a word (多少钱, 哪几类, 几家) asks rather than names: not
 # content, and never a name (jieba tags 多少钱 a person). 几乎 and 几何 are content words.
 ASKING = re.compile(r"多少|什么|哪|几(?!乎|何)")
@@ -78,9 +83,12 @@ class Term:
     weight: float  # how informative the word is in Chinese at large (an English word: in English)
     in_corpus: bool
     forms: tuple[str, ...] = ()  # an English word's Chinese words in the report (index/glossary.py)
+    alone: bool = False  # held only where no digit or letter runs on from it: “3” is not in 321
 
     def held_in(self, text: str, norm=fold) -> bool:
         """Whether ``text`` (already normalised by ``norm``) holds the word, or for an English word one of its Chinese forms."""
+        if self.alone:
+            return any(re.search(rf"(?<![0-9a-z]){re.escape(norm(form))}(?![0-9a-z])", text, re.I) for form in (self.text,) if norm(form))
         return any(norm(form) in text for form in (self.forms or (self.text,)) if norm(form))
 
 
@@ -168,6 +176,7 @@ class QuestionAnalyzer:
         entities = self._english_entities(names) if english else self._entities(pairs)
         inside = fold("".join(e.text for e in entities))
         found = self._english_terms(question, names) if english else [Term(p.word, self.weight(p.word), self.holds(p.word)) for p in pairs if _is_content(p.word, p.flag)]
+        found += [Term(f"“{m.group(1)}”", self.weight(m.group(1)), self.holds(m.group(1)), alone=True) for m in SHORT_QUOTED.finditer(question) if not english]
         terms = tuple(sorted({t.text: t for t in found}.values(), key=lambda t: -t.weight))
         return QuestionAnalysis(
             text=question,
@@ -175,7 +184,7 @@ class QuestionAnalyzer:
             answer_type=answer_type(question),
             measure=next(iter(asked_units(question)), None),
             terms=terms,
-            focus=tuple(t for t in terms if fold(t.text) not in inside),
+            focus=tuple(t for t in terms if fold(t.text) not in inside or SHORT_QUOTED.fullmatch(t.text)),  # “3” is asked of 321
             entities=entities,
             years=tuple(sorted({int(y) for y in YEAR.findall(question)})),
         )
@@ -298,6 +307,7 @@ def _is_content(word: str, flag: str) -> bool:
         and flag != "x"
         and normalize(word) not in STOP_WORDS
         and word not in ABOUT_THE_TEXT
+        and word not in ASKING_MANNER
         and not ASKING.match(word)  # 多少钱, 哪几类: the question's own asking
         and any(ch.isalnum() for ch in word)
     )
@@ -339,7 +349,8 @@ ORGANISATION = re.compile(r"[\u4e00-\u9fff]{2,}(?:公司|集团|大学|学院|�
 PLACE = re.compile(r"[\u4e00-\u9fff]{1,}(?:省|市|区|县|镇|乡|村|街道|社区|新区|园区)")
 DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|今年|去年|前年|上半年|下半年|年底|年初|年内")
 LIST = re.compile(r"、.*、|一是.*二是|[：:].+[，,、；;]")
-DEFINITION = re.compile(r"即|是指|指的是|就是|意思是|也就是|意味着|[：:]|——")
+DEFINES = re.compile(r"指(?![导标出数南挥引])")  # 指 as “means” (not 指导, 指标, 指出 …)
+DEFINITION = re.compile(r"即|是指|指的是|就是|意思是|也就是|意味着|[：:]|——|[”\"」]" + DEFINES.pattern)
 NAMED = re.compile(r"[“\"「][^”\"」]{2,20}[”\"」]")
 COUNT = re.compile(r"[0-9一二两三四五六七八九十百千万][\d.,]*(?:余|多)?(?:万|亿)?个?")
 # Types whose answer a question can state as its given: a number, a date, a name. A list's or a
@@ -356,6 +367,10 @@ def holds_type(analysis: QuestionAnalysis, text: str) -> bool | None:
     word, a person's name, a date …); None for a type with no such shape."""
     if analysis.answer_type == "count":
         shape = re.compile(COUNT.pattern + f"[{re.escape(analysis.measure)}]") if analysis.measure else COUNT
+    elif analysis.answer_type == "definition" and analysis.focus:
+        # Defining what was asked: 其中，“3”指依托…, not any colon or dash of the text.
+        named = "|".join(re.escape(form) for t in analysis.focus for form in dict.fromkeys((t.text, normalize(t.text))))
+        shape = re.compile(f"(?:{named}).{{0,4}}?(?:{DEFINITION.pattern}|{DEFINES.pattern})")
     elif (shape := TYPE_SHAPE.get(analysis.answer_type)) is None:
         return None
     return any(not _given(analysis, m.group()) for m in shape.finditer(text))

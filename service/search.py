@@ -18,6 +18,7 @@ from index.models import Case, Chunk
 from index.passage_store import EmbeddedStore, PassageStore, Where, top
 from index.e5_tokens import TokenEncoder, TokenEncoding, load_token_encoder
 from index.store import StoredIndex, live_build
+from index.text import sentence_spans
 from index.tokenize import Tokenizer
 from index.glossary import EnglishGlossary, dictionary_name_senses
 from index.transliterate import PinyinNames
@@ -117,6 +118,7 @@ class Searcher:
         self.analyzer = QuestionAnalyzer(stored.chunks, self.tokenizer, self.names, glossary=lambda: EnglishGlossary(stored.bm25.terms), senses=dictionary_name_senses)
         self._chunks = stored.chunks
         self._row_of = {c.id: i for i, c in enumerate(self._chunks)}
+        self._ending_at = {(c.source, c.end): c for c in self._chunks}
         self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}
         # Sentence rows come in passage order: passage i owns rows _sentence_start[i]:_sentence_start[i + 1].
         self._sentence_start = np.searchsorted(stored.sentences.spans[:, 0], np.arange(len(self._chunks) + 1))
@@ -239,6 +241,15 @@ class Searcher:
         q = self._query_vector(question)[0]
         rows = [self._sentence_of.get((self._row_of.get(c.id, -1), a, b)) for c, a, b in sentences]
         return [None if k is None else float(self.stored.sentences.vectors[k] @ q) for k in rows]
+
+    def preceding(self, chunk: Chunk) -> str:
+        """The last sentence of the passage the text runs on from into this one (a passage split
+        inside a paragraph: its first sentence may be 其中，“3”指…, whose lead-in is there); "" if none."""
+        before = self._ending_at.get((chunk.source, chunk.start))
+        if before is None:
+            return ""
+        spans = sentence_spans(before.text)
+        return before.text[spans[-1][0] : spans[-1][1]] if spans else ""
 
     def token_matches(self, question: str, chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
         """Each of the question's e5 tokens, as where it begins in the question, and its best cosine

@@ -124,6 +124,25 @@ def test_words_about_the_report_and_the_asking_are_not_content(searcher):
     assert "几家" not in [t.text for t in searcher.analyzer.run("滨江培育的上市企业是哪几家？").terms]
 
 
+def test_a_quoted_number_is_what_a_definition_question_asks_about(searcher):
+    a = searcher.analyzer.run("余杭“321”机制里的“3”具体指什么？")
+    assert "“3”" in [t.text for t in a.focus] and "具体" not in [t.text for t in a.terms]
+    term = next(t for t in a.focus if t.text == "“3”")
+    assert term.held_in("其中3指依托三跨联动调研") and not term.held_in("深入实施321机制") and not term.held_in("2023年")
+    # The defining sentence holds the answer's shape; the lead-in naming the mechanism does not.
+    assert holds_type(a, "其中，“3”指依托“跨层级、跨领域、跨部门”的三跨联动调研")
+    assert not holds_type(a, "余杭坚持向改革要效益：深入实施“321”破难事、办实事长效机制。")
+
+
+def test_a_passage_split_inside_a_paragraph_reads_its_lead_in_from_the_one_before(searcher):
+    chunks = sorted(searcher.stored.chunks, key=lambda c: (c.source, c.start))
+    pairs = [(a, b) for a, b in zip(chunks, chunks[1:]) if a.source == b.source and a.end == b.start]
+    assert pairs, "the bundled corpus has passages split inside a paragraph"
+    before, after = pairs[0]
+    assert searcher.preceding(after) and before.text.rstrip().endswith(searcher.preceding(after))
+    assert searcher.preceding(chunks[0]) == ""
+
+
 def test_only_a_measure_word_is_what_a_count_is_in(searcher):
     assert searcher.analyzer.run("富阳的新农人中，有多少是返乡大学生？").measure is None
     assert searcher.analyzer.run("富阳有多少名新农人？").measure == "人名位"
