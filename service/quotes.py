@@ -37,6 +37,7 @@ FEATURES: dict[str, str] = {
     "commentary": "the question asks about the expert commentary and it is in one (1/0)",
     "byline": "the question asks who wrote the commentary and it is a byline (1/0)",
     "english_dense": "dense_rel for an English question, else 0: an English question shares no words with the text",
+    "defines": "a definition question, and the sentence defines a focus word (“3”指…, …是指…) (1/0)",
 }
 
 
@@ -99,6 +100,7 @@ def features(a: QuestionAnalysis, candidates: list[Candidate]) -> list[dict[str,
             "commentary": float(cues.about_commentary and c.hit.chunk.section_kind == "commentary"),
             "byline": float(cues.wants_author and is_byline(c.text)),
             "english_dense": dense_rel if english else 0.0,
+            "defines": float(a.answer_type == "definition" and bool(typed)),
         })
     return rows
 

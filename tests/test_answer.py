@@ -15,6 +15,8 @@ from service.quotes import FEATURES as QUOTE_FEATURES
 from service.cues import is_latin
 from service.llm import LLMAnswerer, cited_numbers, keep_valid_marks
 from service.search import Hit
+from service.api.app import make_answerer
+from service.api.routers.ask import answer_question
 from touyan.settings import Settings
 
 YUHANG = (
@@ -238,8 +240,6 @@ def test_a_question_about_the_contents_or_a_page_quotes_the_list_or_that_pages_l
 )
 def test_a_question_asking_which_page_quotes_the_contents_line_about_it(searcher, settings, question, line):
     """The report holds only the contents line of these cases' pages, and that line answers."""
-    from service.api.routers.ask import answer_question
-    from service.api.app import make_answerer
 
     _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
     assert answer.found and [c.quote[: len(line)] for c in answer.citations] == [line]
@@ -392,8 +392,6 @@ def test_the_quote_model_reranks_the_first_passages_only(searcher, settings):
 def test_a_question_asking_two_things_quotes_an_answer_to_each(searcher, settings):
     """Each part of “…是谁？…又是谁？” gets its own best sentence (and each part's own passages are
     retrieved), not just the sentences about the part with more words."""
-    from service.api.routers.ask import answer_question
-    from service.api.app import make_answerer
 
     question = "点评紫金港的浙江省社科院研究员是谁？序言里发表看法的浙江省社会科学院院长又是谁？"
     hits, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
@@ -405,8 +403,6 @@ def test_a_question_asking_two_things_quotes_an_answer_to_each(searcher, setting
 def test_a_parts_quote_in_context_takes_in_a_quote_already_chosen(searcher, settings):
     """A part's best sentence quoted with its neighbours can hold a sentence the answer already
     quotes: the two become one quote, not the same sentence cited twice."""
-    from service.api.routers.ask import answer_question
-    from service.api.app import make_answerer
 
     question = "为了让投资项目“件件有着落”，杭州汇聚了多少条数据？钱塘的“工匠有约”平台又帮多少名技术人才找到了工作？"
     _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
@@ -439,3 +435,10 @@ def test_the_boosted_trees_are_evaluated_as_lightgbm_evaluates_them():
     expected = np.mean([lightgbm.Booster(model_str=text).predict(X) for text in model.boosters], axis=0)
     got = [model.probability(dict(zip(model.features, row))) for row in X]
     assert np.allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_a_definition_question_quotes_the_defining_sentence_first(searcher, settings):
+    # The issue's own example: the lead-in naming the mechanism is in the passage before the
+    # one that says what the “3” is.
+    _, answer = answer_question(searcher, make_answerer(settings, searcher), "余杭“321”机制里的“3”具体指什么？", settings.top_k)
+    assert answer.found and answer.citations[0].quote.startswith("其中，“3”指")
