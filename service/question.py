@@ -300,11 +300,12 @@ class QuestionAnalyzer:
 
 
 def _is_content(word: str, flag: str) -> bool:
-    """A word that says what is asked: not punctuation, a stop or question word, a word about the
+    """A word that says what is asked: not punctuation, a pronoun, a stop or question word, a word about the
     report itself (哪些案例讲到了…: the text says 强村公司, not 案例 or 讲到), or a lone character."""
     return (
         (len(word) >= 2 or word.isdigit())
         and flag != "x"
+        and not flag.startswith("r")  # a pronoun or determiner: 那位, 那家, 每个, 这种
         and normalize(word) not in STOP_WORDS
         and word not in ABOUT_THE_TEXT
         and word not in ASKING_MANNER

@@ -122,6 +122,7 @@ def test_words_about_the_report_and_the_asking_are_not_content(searcher):
     a = searcher.analyzer.run("江洲村的露营地一年能给村集体多添多少钱？")
     assert "多少钱" not in [t.text for t in a.terms] and a.unknown == ()
     assert "几家" not in [t.text for t in searcher.analyzer.run("滨江培育的上市企业是哪几家？").terms]
+    assert "那位" not in [t.text for t in searcher.analyzer.run("点评仓前的那位专家叫什么？").terms]
 
 
 def test_a_quoted_number_is_what_a_definition_question_asks_about(searcher):
