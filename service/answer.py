@@ -408,19 +408,24 @@ class ExtractiveAnswerer:
         the contents list (which names every place). Another place's passage shares the question's
         other words, and its fact would be stated as the named place's (钱塘有多少个部门… got 余杭's).
         A question asking two things in turn is filtered by the places of all its parts, and not
-        at all when its first part names none (…杭州汇聚了多少条数据？钱塘的…又帮多少名…？); a
-        later part naming none is about the places before it, as cover_parts reads it."""
+        at all when one part names no case (…杭州汇聚了多少条数据？钱塘的…又帮多少名…？); a
+        later part naming nothing is about the places before it, as cover_parts reads it."""
         if self.cases_named is None:
             return hits
         asked = parts(question)  # [question] when it asks one thing
-        named = []
-        for i, part in enumerate(asked):
-            cases = self.cases_named(part)
-            named.append(self.cases_named("".join(asked[: i + 1])) if cases is None and i else cases)
+        named = [self.cases_named(self._part_read(asked, i)) for i in range(len(asked))]
         if any(cases is None for cases in named):
             return hits
         cases = frozenset().union(*named)
         return [h for h in hits if h.chunk.case_id in cases or h.chunk.section_kind == "contents"]
+
+    def _part_read(self, asked: list[str], i: int) -> str:
+        """Part ``i`` of a question asking several things, as it is read: with the parts before it
+        when it names nothing of its own (…什么时候能建好？), else alone (杭州…又是在几月？ names
+        the city, which is no one case, and is not about the places before it)."""
+        if i and self.analyzer is not None and not self.analyzer.run(asked[i]).entities:
+            return "".join(asked[: i + 1])
+        return asked[i]
 
     def terms(self, question: str) -> list[str]:
         return list(dict.fromkeys(self.tokenizer.tokenize(question)))
@@ -539,9 +544,8 @@ class ExtractiveAnswerer:
         if len(asked) < 2:
             return chosen
         chosen, needed = list(chosen), []
-        for i, part in enumerate(asked):
-            if i and not self.analyzer.run(part).entities:
-                part = "".join(asked[: i + 1])
+        for i in range(len(asked)):
+            part = self._part_read(asked, i)
             scored = self.sentences(part, hits, self.terms(part))
             best_in = best_per_passage((s.hit.chunk.id, s.score) for s in scored)
             byline = byline_quote(part, sorted(hits, key=lambda h: -best_in.get(h.chunk.id, 0.0)), self.analyzer.cases_compared(part))

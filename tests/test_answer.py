@@ -442,3 +442,10 @@ def test_a_definition_question_quotes_the_defining_sentence_first(searcher, sett
     # one that says what the “3” is.
     _, answer = answer_question(searcher, make_answerer(settings, searcher), "余杭“321”机制里的“3”具体指什么？", settings.top_k)
     assert answer.found and answer.citations[0].quote.startswith("其中，“3”指")
+
+
+def test_a_later_part_naming_the_whole_city_is_not_held_to_the_place_before_it(searcher, settings):
+    question = "滨江那家研究极弱磁场的研究院是哪年哪月成立的？杭州今年开“新春第一会”部署改革主题年又是在几月？"
+    _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
+    quotes = "".join(c.quote for c in answer.citations)
+    assert "2020年12月" in quotes and "今年2月" in quotes
