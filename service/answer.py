@@ -128,7 +128,7 @@ def not_found_text(question: str, hits: list[Hit]) -> str:
     if len(topic) > 40:
         topic = topic[:40] + "…"
     c = hits[0].chunk if hits else None
-    if article_missing(question, hits) and (lines := contents_quotes(question, hits)):
+    if article_missing(question, hits) and (lines := contents_quotes(question, hits) or [line for _, line in titled_lines(question, hits)]):
         listed = "；".join(line.text.strip() for line in lines)
         if is_latin(question):
             return f"The report's contents list this page ({listed}), but the report does not hold the article itself."
@@ -170,13 +170,32 @@ def contents_quotes(question: str, hits: list[Hit], analysis: QuestionAnalysis |
 
 
 def article_missing(question: str, hits: list[Hit]) -> bool:
-    """A question about what a page's article says (第14版《…》讲了杭州哪些产业链？) when the report
-    holds only that page's line in the contents list, not the article: the list names it but
-    does not answer. Asking which page, what the page carries or what it says in sum, the list does."""
+    """A question about what a page's article says (第14版《…》讲了杭州哪些产业链？, or one quoting
+    the title a contents line gives it: 《杭州科创生态的“建圈”与“破圈”》那篇里…) when the report holds
+    only that page's line in the contents list, not the article: the list names it but does not
+    answer. Asking which page, what the page carries or what it says in sum, the list does."""
     cues = Cues.of(question)
-    if not cues.pages or cues.asks_page or cues.asks_listing or cues.wants_summary:
+    if cues.asks_page or cues.asks_listing or cues.wants_summary:
         return False
-    return not any(h.chunk.page in cues.pages and h.chunk.section_kind != "contents" for h in hits)
+    pages = set(cues.pages) or {page for page, _ in titled_lines(question, hits)}
+    return bool(pages) and not any(h.chunk.page in pages and h.chunk.section_kind != "contents" for h in hits)
+
+
+# A title a question quotes: 《…》, or a quotation long enough to be one (not “321” or “建圈”).
+QUOTED_TITLE = re.compile(r"《([^》]{4,})》|“([^”]{8,})”")
+
+
+def titled_lines(question: str, hits: list[Hit]) -> list[tuple[int, _Sentence]]:
+    """The retrieved contents lines, with their pages, that hold a title the question quotes."""
+    titles = [fold(m.group(1) or m.group(2)) for m in QUOTED_TITLE.finditer(question)]
+    if not titles:
+        return []
+    return [
+        (int(m.group(1)), _Sentence(h, a, b, 0.0, frozenset()))
+        for h in hits if h.chunk.section_kind == "contents"
+        for a, b in sentence_spans(h.chunk.text)
+        if (m := CONTENTS_LINE.match(h.chunk.text[a:b])) and any(t and t in fold(m.group(2)) for t in titles)
+    ]
 
 
 def _lines_about(analysis: QuestionAnalysis, contents: list[Hit]) -> list[_Sentence]:
@@ -452,6 +471,8 @@ class ExtractiveAnswerer:
             answered = not article_missing(question, hits)
             return answered, float(answered)
         if all(h.chunk.section_kind == "contents" for h in hits):
+            return False, 0.0
+        if titled_lines(question, hits) and article_missing(question, hits):
             return False, 0.0
         if quoted_verbatim(question, hits):
             return True, 1.0

@@ -449,3 +449,17 @@ def test_a_later_part_naming_the_whole_city_is_not_held_to_the_place_before_it(s
     _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
     quotes = "".join(c.quote for c in answer.citations)
     assert "2020年12月" in quotes and "今年2月" in quotes
+
+
+@pytest.mark.parametrize(
+    ("question", "found"),
+    [("《杭州科创生态的“建圈”与“破圈”》那篇里，专家对杭州科创生态提了哪些建议？", False),
+     ("“钱塘(新)区江海之城，现代化新城平地起”那篇文章里，新城规划了哪些功能区？", False),
+     ("《钱塘江畔弄新潮》这篇讲钱塘有多少个行政村？", True)],
+)
+def test_a_quoted_title_whose_article_the_report_lacks_is_not_found(searcher, settings, question, found):
+    """The contents list names these pages' articles; the report holds the article of the last only."""
+    _, answer = answer_question(searcher, make_answerer(settings, searcher), question, settings.top_k)
+    assert answer.found is found
+    if not found:
+        assert answer.text.startswith("报告目录列有这一版") and answer.confidence == 0.0
