@@ -15,7 +15,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
@@ -161,12 +161,17 @@ def contents_quotes(question: str, hits: list[Hit], analysis: QuestionAnalysis |
         return lines
     if not cues.pages:
         return [_Sentence(h, 0, len(h.chunk.text), 0.0, frozenset()) for h in contents]
-    return [
-        _Sentence(h, a, b, 0.0, frozenset())
-        for h in contents
-        for a, b in sentence_spans(h.chunk.text)
-        if (m := CONTENTS_LINE.match(h.chunk.text[a:b])) and int(m.group(1)) in cues.pages
-    ]
+    return [line for page, _, line in contents_lines(contents) if page in cues.pages]
+
+
+def contents_lines(hits: list[Hit]) -> Iterator[tuple[int, str, _Sentence]]:
+    """Each line of the contents passages among these hits, in their order: its page, what it lists, the line."""
+    for h in hits:
+        if h.chunk.section_kind != "contents":
+            continue
+        for a, b in sentence_spans(h.chunk.text):
+            if m := CONTENTS_LINE.match(h.chunk.text[a:b]):
+                yield int(m.group(1)), m.group(2), _Sentence(h, a, b, 0.0, frozenset())
 
 
 def article_missing(question: str, hits: list[Hit]) -> bool:
@@ -190,22 +195,12 @@ def titled_lines(question: str, hits: list[Hit]) -> list[tuple[int, _Sentence]]:
     titles = [fold(m.group(1) or m.group(2)) for m in QUOTED_TITLE.finditer(question)]
     if not titles:
         return []
-    return [
-        (int(m.group(1)), _Sentence(h, a, b, 0.0, frozenset()))
-        for h in hits if h.chunk.section_kind == "contents"
-        for a, b in sentence_spans(h.chunk.text)
-        if (m := CONTENTS_LINE.match(h.chunk.text[a:b])) and any(t and t in fold(m.group(2)) for t in titles)
-    ]
+    return [(page, line) for page, listed, line in contents_lines(hits) if any(t and t in fold(listed) for t in titles)]
 
 
 def _lines_about(analysis: QuestionAnalysis, contents: list[Hit]) -> list[_Sentence]:
     """The contents lines holding the most of the question's words by weight (none if no line holds any)."""
-    scored = [
-        (sum(t.weight for t in analysis.terms if t.held_in(fold(h.chunk.text[a:b]))), _Sentence(h, a, b, 0.0, frozenset()))
-        for h in contents
-        for a, b in sentence_spans(h.chunk.text)
-        if CONTENTS_LINE.match(h.chunk.text[a:b])
-    ]
+    scored = [(sum(t.weight for t in analysis.terms if t.held_in(fold(line.text))), line) for _, _, line in contents_lines(contents)]
     best = max((score for score, _ in scored), default=0.0)
     return [line for score, line in scored if best > 0 and score == best]
 

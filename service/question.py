@@ -88,7 +88,8 @@ class Term:
     def held_in(self, text: str, norm=fold) -> bool:
         """Whether ``text`` (already normalised by ``norm``) holds the word, or for an English word one of its Chinese forms."""
         if self.alone:
-            return any(re.search(rf"(?<![0-9a-z]){re.escape(norm(form))}(?![0-9a-z])", text, re.I) for form in (self.text,) if norm(form))
+            form = norm(self.text)
+            return bool(form) and re.search(rf"(?<![0-9a-z]){re.escape(form)}(?![0-9a-z])", text, re.I) is not None
         return any(norm(form) in text for form in (self.forms or (self.text,)) if norm(form))
 
 
@@ -184,7 +185,7 @@ class QuestionAnalyzer:
             answer_type=answer_type(question),
             measure=next(iter(asked_units(question)), None),
             terms=terms,
-            focus=tuple(t for t in terms if fold(t.text) not in inside or SHORT_QUOTED.fullmatch(t.text)),  # “3” is asked of 321
+            focus=tuple(t for t in terms if fold(t.text) not in inside or t.alone),  # “3” is asked of 321
             entities=entities,
             years=tuple(sorted({int(y) for y in YEAR.findall(question)})),
         )
