@@ -47,6 +47,13 @@ ANSWER_TYPES: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("how", re.compile(r"如何|怎么|怎样|通过什么|靠什么|什么办法|什么方式|\bhow\b", re.I)),
     ("yesno", re.compile(r"是否|有没有|是不是|能不能|会不会|吗[？?]?$|^(?:is|are|was|were|does|do|did|can|has|have)\b", re.I)),
 ]
+# The unit a date question asks in, finest first: 哪年哪月 asks for a month; 什么时候 for none in particular.
+DateUnit = Literal["day", "month", "year"]
+DATE_UNITS: list[tuple[DateUnit, re.Pattern[str]]] = [
+    ("day", re.compile(r"几号|几日|哪天|哪一天|\bwhat date\b|\bwhich day\b|\bwhat day\b", re.I)),
+    ("month", re.compile(r"几月|哪个月|哪一个月|哪月|\bwhat month\b|\bwhich month\b", re.I)),
+    ("year", re.compile(r"哪一?年|\bwhat year\b|\bwhich year\b", re.I)),
+]
 # What is left of "A和B分别…" once one of the names is taken out.
 JOINER_LEFT = re.compile(r"^(?:和|与|及|以及|、|跟)|(?:和|与|及|以及|、|跟)(?=[，,；;：:？?。]|$|分别|各自|都|各)|分别|各自")
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
@@ -68,6 +75,20 @@ SHORT_QUOTED = re.compile(r"[“\"「]([^“”\"「」\s]{1,2})[”\"」]")
 # content, and never a name (jieba tags 多少钱 a person). 几乎 and 几何 are content words.
 ASKING = re.compile(r"多少|什么|哪|几(?!乎|何)")
 NO_SENSES = NameSenses(frozenset(), frozenset())
+# A question that states a whole and asks for a part of it: how many of the 54 companies do
+# engineering (54家强村公司中，…有几家？, 其中有多少…, how many of the 84 members…), or the rest of a
+# counted list (除了…，另外七个是什么？, what are the other eight…). Reports give totals far more
+# often than their breakdown: of the training questions, only unanswerable ones ask this way.
+WHOLE = r"[0-9一二两三四五六七八九十百千万][\d.,一二两三四五六七八九十百千万]*(?:余|多)?"
+ASKS_PART = re.compile(
+    WHOLE + r"[^，,。？?]{0,14}?(?:里|中|当中|之中)(?=[，,]|有|属于|哪|多少|几|[^\u4e00-\u9fff])[，,]?[^？?]{0,24}?(?:多少|几|占比|比例|哪一?类.{0,6}最)"
+    + "|" + WHOLE + r"[^。？?]{0,20}?其中[^？?]{0,12}?(?:多少|几)"
+    + "|" + r"(?:另外|其余|其他|剩下)的?" + WHOLE + r"[个项家类条种位名大]?[^，,。]{0,6}?(?:是什么|是哪|叫什么|有哪|分别)"
+    + r"|\bhow (?:many|much) of (?:the |its |their |[A-Z][\w'-]* )*[\w'() -]{0,30}?\d"
+    + r"|\bwhat (?:are|were) the (?:other|remaining) "
+    + r"|\b(?:the )?(?:other|remaining) (?:\w+ )?(?:two|three|four|five|six|seven|eight|nine|ten|\d+)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,8 @@ class QuestionAnalysis:
     focus: tuple[Term, ...]  # those not part of a named entity: what is asked about the subject
     entities: tuple[Entity, ...]
     years: tuple[int, ...]
+    asks_part: bool = False  # of a whole the question states (ASKS_PART)
+    date_unit: DateUnit | None = None  # the unit a date question asks in (几号 → day)
 
     @property
     def coverage(self) -> float:
@@ -188,6 +211,8 @@ class QuestionAnalyzer:
             focus=tuple(t for t in terms if fold(t.text) not in inside or t.alone),  # “3” is asked of 321
             entities=entities,
             years=tuple(sorted({int(y) for y in YEAR.findall(question)})),
+            asks_part=bool(ASKS_PART.search(question)),
+            date_unit=next((unit for unit, asks in DATE_UNITS if asks.search(question)), None),
         )
 
     def _english_terms(self, question: str, names: list[tuple[str, list[str]]]) -> list[Term]:
@@ -350,6 +375,12 @@ PERSON = re.compile(
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{2,}(?:公司|集团|大学|学院|研究院|研究所|中心|委员会|管委会|局|银行|医院|协会|联盟|基金会|学校)")
 PLACE = re.compile(r"[\u4e00-\u9fff]{1,}(?:省|市|区|县|镇|乡|村|街道|社区|新区|园区)")
 DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|今年|去年|前年|上半年|下半年|年底|年初|年内")
+# A date in the unit asked: 7月 answers 哪个月 but not 7月几号.
+DATE_IN: dict[str, re.Pattern[str]] = {
+    "day": re.compile(r"\d{1,2}\s*[日号]"),
+    "month": re.compile(r"\d{1,2}\s*月"),
+    "year": re.compile(r"(?<!\d)(?:19|20)\d\d(?=\s*年)|今年|去年|前年|明年"),
+}
 LIST = re.compile(r"、.*、|一是.*二是|[：:].+[，,、；;]")
 DEFINES = re.compile(r"指(?![导标出数南挥引])")  # 指 as “means” (not 指导, 指标, 指出 …)
 DEFINITION = re.compile(r"即|是指|指的是|就是|意思是|也就是|意味着|[：:]|——|[”\"」]" + DEFINES.pattern)
@@ -369,6 +400,8 @@ def holds_type(analysis: QuestionAnalysis, text: str) -> bool | None:
     word, a person's name, a date …); None for a type with no such shape."""
     if analysis.answer_type == "count":
         shape = re.compile(COUNT.pattern + f"[{re.escape(analysis.measure)}]") if analysis.measure else COUNT
+    elif analysis.answer_type == "date" and analysis.date_unit:
+        shape = DATE_IN[analysis.date_unit]
     elif analysis.answer_type == "definition" and analysis.focus:
         # Defining what was asked: 其中，“3”指依托…, not any colon or dash of the text.
         named = "|".join(re.escape(form) for t in analysis.focus for form in dict.fromkeys((t.text, normalize(t.text))))

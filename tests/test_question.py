@@ -80,6 +80,38 @@ def test_what_the_question_itself_states_is_not_an_answer(searcher):
     assert holds_type(day, "7月5日,杭州市委召开半年度总结推进会") is True
 
 
+def test_a_date_is_checked_in_the_unit_asked(searcher):
+    year = searcher.analyzer.run("富春田翁“共富工坊”是哪一年成立的？")
+    assert year.date_unit == "year"
+    assert holds_type(year, "去年,富春田翁“共富工坊”获评典型案例") is True
+    assert holds_type(year, "今年上半年销售额达1000万元") is True
+    assert holds_type(year, "上半年销售额达1000万元,服务2000余家企业") is False
+    month = searcher.analyzer.run("架空层改造是哪年哪月完工的？")
+    assert month.date_unit == "month"
+    assert holds_type(month, "2023年7月完工") is True
+    assert holds_type(month, "今年完工") is False
+    assert searcher.analyzer.run("江洲村是在什么时候成立公司的？").date_unit is None
+
+
+@pytest.mark.parametrize(
+    ("question", "asks_part"),
+    [
+        ("富阳累计培育的54家强村公司中，做工程服务的有几家？", True),
+        ("梦创社区帮企业解决了三百多个问题，其中有多少是帮员工找房子的？", True),
+        ("“富春红链”的8大优势特色乡村产业，除了茶叶、林下、农旅，另外五个是什么？", True),
+        ("How many of the 84 members of Qiantang's industry-education consortium are universities?", True),
+        ("Besides corn and rice, what are the other three products it sells?", True),
+        # A whole named but no part of it asked; 村里 and 中心 are not “among”.
+        ("东洲街道打造的8家“共富工坊”中，除富春田翁外，报道还点名了哪一家？", False),
+        ("江洲村引进的那个露营地，一年能给村里的集体账上多添多少钱？", False),
+        ("余杭那些给党员和老百姓办事的中心，把各路单位请进来以后，一共能提供多少项打包好的服务？", False),
+        ("How many companies does Mengchuang serve?", False),
+    ],
+)
+def test_a_question_asking_for_a_part_of_a_whole_it_states(searcher, question, asks_part):
+    assert searcher.analyzer.run(question).asks_part is asks_part
+
+
 def test_what_a_question_about_two_cases_asks_of_each(searcher):
     question = "紫金港科技城和钱塘分别是哪项改革的省级试点？"
     asked = {searcher.analyzer.about_case(question, c) for c in searcher.analyzer.cases_compared(question)}
