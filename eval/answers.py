@@ -34,7 +34,7 @@ from service.cues import is_latin
 from service.search import Searcher, open_searcher
 from touyan.settings import Settings
 
-HELD_OUT = ("qa_heldout.jsonl", "qa2_heldout.jsonl", "qa3_heldout.jsonl", "qa4_heldout.jsonl", "qa5_heldout.jsonl", "qa6_heldout.jsonl", "qa7_heldout.jsonl", "qa8_heldout.jsonl", "qa9_heldout.jsonl", "qa10_heldout.jsonl", "chat_heldout.jsonl", "chat2_heldout.jsonl", "chat3_heldout.jsonl", "blind.jsonl")
+HELD_OUT = ("qa_heldout.jsonl", "qa2_heldout.jsonl", "qa3_heldout.jsonl", "qa4_heldout.jsonl", "qa5_heldout.jsonl", "qa6_heldout.jsonl", "qa7_heldout.jsonl", "qa8_heldout.jsonl", "qa9_heldout.jsonl", "qa10_heldout.jsonl", "qa11_heldout.jsonl", "chat_heldout.jsonl", "chat2_heldout.jsonl", "chat3_heldout.jsonl", "blind.jsonl")
 
 
 @dataclass(frozen=True)

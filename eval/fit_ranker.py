@@ -40,7 +40,7 @@ from service.search import (
 )
 from touyan.settings import Settings
 
-HELD_OUT = ("eval/qa_heldout.jsonl", "eval/qa2_heldout.jsonl", "eval/qa3_heldout.jsonl", "eval/qa4_heldout.jsonl", "eval/qa5_heldout.jsonl", "eval/qa6_heldout.jsonl", "eval/qa7_heldout.jsonl", "eval/qa8_heldout.jsonl", "eval/qa9_heldout.jsonl", "eval/qa10_heldout.jsonl", "eval/blind.jsonl")
+HELD_OUT = ("eval/qa_heldout.jsonl", "eval/qa2_heldout.jsonl", "eval/qa3_heldout.jsonl", "eval/qa4_heldout.jsonl", "eval/qa5_heldout.jsonl", "eval/qa6_heldout.jsonl", "eval/qa7_heldout.jsonl", "eval/qa8_heldout.jsonl", "eval/qa9_heldout.jsonl", "eval/qa10_heldout.jsonl", "eval/qa11_heldout.jsonl", "eval/blind.jsonl")
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 
 
