@@ -2,6 +2,7 @@
 service/answerability.py, on the training questions only.
 
     python -m eval.fit_answerability [--embedder use] [--sparse e5] [--out service/models/answerability.json]
+    python -m eval.fit_answerability --nested    # does the threshold rule answer its share of unseen questions?
 
 Fit the quote model first (eval/fit_quotes.py): the best quote's probability is a feature.
 
@@ -137,17 +138,37 @@ def at(threshold: float, p: np.ndarray, y: np.ndarray, fresh: np.ndarray) -> dic
     }
 
 
+def nested_check(X: np.ndarray, y: np.ndarray, fresh: np.ndarray, answer_rate: float, shufflings: int = 4) -> dict:
+    """Whether the threshold rule keeps its promise on questions the fit never saw: in each outer
+    fold, the threshold is set by the rule on an inner 5-fold CV of the rest, and a model fitted on
+    all the rest is applied to the fold. One boosted model per fit (not SEEDS), to keep it quick."""
+    answered, refused = [], []
+    for s in range(shufflings):
+        for train, test in StratifiedKFold(5, shuffle=True, random_state=SEED + 100 + s).split(X, y):
+            inner = cross_val_predict(boosted(), X[train], y[train], cv=StratifiedKFold(5, shuffle=True, random_state=SEED + s), method="predict_proba")[:, 1]
+            t = threshold_for(inner[fresh[train]], y[train][fresh[train]], answer_rate)
+            p = boosted().fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+            answered.append(float((p[fresh[test] & (y[test] == 1)] >= t).mean()))
+            refused.append(float((p[y[test] == 0] < t).mean()))
+    return {"answer_rate": answer_rate, "fresh_answered": round(float(np.mean(answered)), 3),
+            "its_standard_error": round(float(np.std(answered) / np.sqrt(len(answered))), 3), "refused": round(float(np.mean(refused)), 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", help="embedder spec (env TOUYAN_EMBEDDER); each encoder set has its own model")
     parser.add_argument("--sparse", choices=["e5", "none"], help="e5 token channels or none (env TOUYAN_SPARSE)")
     parser.add_argument("--out", type=Path, help="default service/models/<the model's name for these encoders>.json")
     parser.add_argument("--answer-rate", type=float, default=0.96, help="share of answerable training questions the threshold keeps answering (default 0.96)")
+    parser.add_argument("--nested", action="store_true", help="only check the threshold rule by nested cross-validation (prints; writes no model)")
     args = parser.parse_args(argv)
     settings = Settings.from_flags(embedder=args.embedder, sparse=args.sparse)
     searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
     out = args.out or MODELS / f"{model_name(searcher.embedder.name, searcher.tokens is not None)}.json"
     X, y, _, fresh = training_rows(searcher, settings)
+    if args.nested:
+        print(json.dumps(nested_check(X, y, fresh, args.answer_rate)))
+        return 0
 
     def out_of_fold(model) -> list[np.ndarray]:
         return [cross_val_predict(model, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=SEED + r), method="predict_proba")[:, 1] for r in range(REPEATS)]
