@@ -37,6 +37,8 @@ from eval.gold import load_questions
 from service.answer import ExtractiveAnswerer
 from service.api.routers.ask import retrieve
 from service.answerability import FEATURES, FittedAnswerability, model_name
+from service.question import QuestionAnalyzer
+from service.question_form import dimensions, form_model_name, form_text
 from service.fitted import MODELS, BoostedModel, LogisticModel
 from service.search import Searcher, open_searcher
 from touyan.settings import Settings
@@ -47,6 +49,9 @@ TRAINING = ("eval/qa_train.jsonl", "eval/qa2_train.jsonl", "eval/qa3_train.jsonl
 # (the fit prints the answer rate of each), so the threshold is set on these alone.
 FRESH = ("eval/qa_train.jsonl", "eval/qa2_train.jsonl", "eval/qa3_train.jsonl", "eval/qa4_train.jsonl", "eval/qa5_train.jsonl", "eval/qa6_train.jsonl", "eval/qa7_train.jsonl", "eval/qa8_train.jsonl", "eval/qa9_train.jsonl", "eval/qa10_train.jsonl", "eval/qa11_train.jsonl")
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+# The question-form model has as many weights as the embedding has dimensions (512) for about a
+# thousand questions: strongly regularised.
+FORM_C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
 SEED = 14
 # Figures and thresholds are averaged over this many shufflings of the 5 folds: one shuffling's
 # refusal rate at the threshold moves by ±0.05 with a few hundred questions, enough to pick the
@@ -61,13 +66,36 @@ SEEDS = 5
 UNFITTED = LogisticModel(tuple(FEATURES), (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
 
 
+def fit_question_form(searcher: Searcher, analyzer: QuestionAnalyzer, questions: list[str], y: np.ndarray) -> tuple[LogisticModel, np.ndarray]:
+    """The question-form model (service/question_form.py) over the masked wording of the training
+    questions the answerability model decides (those the report's structure decides never reach
+    it), C by 5-fold cross-validated log-loss; and each question's out-of-fold probability, which
+    the answerability model is fitted on (the service's is the model fitted on them all)."""
+    X = np.vstack([searcher.dense_vector(form_text(analyzer.run(q))) for q in questions])
+    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+    model = lambda c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+    oof = {c: cross_val_predict(model(c), X, y, cv=folds, method="predict_proba")[:, 1] for c in FORM_C_GRID}
+    best = min(FORM_C_GRID, key=lambda c: log_loss(y, oof[c]))
+    final = model(best).fit(X, y)
+    scaler, logistic = final.named_steps["standardscaler"], final.named_steps["logisticregression"]
+    cv = {"questions": len(y), "C": best, **{str(c): {"log_loss": round(float(log_loss(y, p)), 4), "auc": round(float(roc_auc_score(y, p)), 4)} for c, p in oof.items()}}
+    fitted = LogisticModel(
+        features=dimensions(X.shape[1]), mean=tuple(float(v) for v in scaler.mean_.round(6)),
+        scale=tuple(float(v) for v in np.where(scaler.scale_ > 0, scaler.scale_, 1).round(6)),
+        coef=tuple(float(v) for v in logistic.coef_[0].round(6)), intercept=round(float(logistic.intercept_[0]), 6),
+        meta={"fitted_by": "python -m eval.fit_answerability", "training": list(TRAINING), "cross_validated": cv},
+    )
+    return fitted, oof[best]
+
+
 def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """Features and labels (1 = answerable) of every training question the model decides, as the
-    service computes them (questions the report's structure decides are left out), and which
-    rows are of the ``FRESH`` sets."""
+    service computes them (questions the report's structure decides are left out); the
+    question-form column is left at 0.5 for ``main`` to fill in out of fold. Also the questions,
+    and which rows are of the ``FRESH`` sets."""
     answerer = ExtractiveAnswerer.for_settings(settings, searcher)
     answerer.answerability = None
-    answerability = FittedAnswerability(UNFITTED, answerer.analyzer, searcher)
+    answerability = FittedAnswerability(UNFITTED, answerer.analyzer, searcher, lambda question: 0.5)
     X, y, ids, fresh = [], [], [], []
     for path in TRAINING:
         for q in load_questions(Path(path)):
@@ -78,7 +106,7 @@ def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, n
             values = answerability.features(q.question, hits, quotes)
             X.append([values[f] for f in FEATURES])
             y.append(int(q.category != "unanswerable"))
-            ids.append(q.id)
+            ids.append(q.question)
             fresh.append(path in FRESH)
     return np.array(X, dtype=np.float64), np.array(y), ids, np.array(fresh)
 
@@ -165,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_flags(embedder=args.embedder, sparse=args.sparse)
     searcher = open_searcher(settings, progress=lambda m: print(m, file=sys.stderr))
     out = args.out or MODELS / f"{model_name(searcher.embedder.name, searcher.tokens is not None)}.json"
-    X, y, _, fresh = training_rows(searcher, settings)
+    X, y, questions, fresh = training_rows(searcher, settings)
+    form_model, form = fit_question_form(searcher, searcher.analyzer, questions, y)
+    X[:, list(FEATURES).index("question_form")] = form
     if args.nested:
         print(json.dumps(nested_check(X, y, fresh, args.answer_rate)))
         return 0
@@ -204,10 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(model.to_json() + "\n", encoding="utf-8")
-    print(json.dumps(cv, indent=2))
+    form_out = out.with_name(form_model_name(out.stem) + ".json")
+    form_out.write_text(form_model.to_json() + "\n", encoding="utf-8")
+    print(json.dumps({"question_form": form_model.meta["cross_validated"], **cv}, indent=2))
     if isinstance(model, LogisticModel):
         print("weights:", {f: round(float(c), 3) for f, c in zip(FEATURES, model.coef)})
-    print(f"wrote {out}")
+    print(f"wrote {out} and {form_out}")
     return 0
 
 

@@ -19,7 +19,7 @@ from index.bm25 import BM25
 from index.embed import USEEmbedder
 from index.text import fold
 from index.tokenize import normalize
-from service.fitted import Classifier, load_classifier
+from service.fitted import Classifier, LogisticModel, load_classifier
 from service.question import (
     QuestionAnalysis,
     QuestionAnalyzer,
@@ -27,6 +27,7 @@ from service.question import (
     holds_type,
     weighted_share,
 )
+from service.question_form import QuestionForm, form_model_name
 from service.quotes import ScoredQuote
 from service.search import Hit, Searcher
 
@@ -55,6 +56,7 @@ FEATURES: dict[str, str] = {
     "detail_asked": "1 when the question asks for a detail of a known shape (an age, a telephone number, an address, a sum of money, an area, a population)",
     "detail_in_top3": "1 when the first three passages hold something of that shape",
     "asks_part": "1 when the question states a whole and asks for a part of it (54家…中，…有几家？, the other eight …): reports seldom break their totals down",
+    "question_form": "how answerable the question's wording is, with the report's own words masked (service/question_form.py)",
     "english": "1 for a question in English",
     "english_dense": "dense_top for an English question, else 0: cross-lingual cosines run on another scale",
     "english_sparse": "sparse_top for an English question, else 0",
@@ -83,6 +85,7 @@ class Evidence:
     quotes: list[ScoredQuote]  # the candidate sentences, scored by the quote model
     token_starts: np.ndarray  # where each of the question's e5 tokens begins in it
     token_best: np.ndarray  # each one's best cosine with a token of the first three passages
+    form: float  # the question-form model's probability
 
 
 def features(e: Evidence) -> dict[str, float]:
@@ -110,6 +113,7 @@ def features(e: Evidence) -> dict[str, float]:
         "detail_asked": float(detail is not None),
         "detail_in_top3": float(detail is not None and any(detail.search(h.chunk.text) for h in hits[:TOP])),
         "asks_part": float(a.asks_part),
+        "question_form": e.form,
         "english": english,
         "english_dense": english * dense[0], "english_sparse": english * sparse[0], "english_late": english * late[0],
         "terms": math.log1p(len(a.terms)),
@@ -171,11 +175,12 @@ def _top_and_gap(hits: list[Hit], score: Callable[[Hit], float | None]) -> tuple
 class FittedAnswerability:
     """The fitted model over ``features``: the probability that the report answers the question."""
 
-    def __init__(self, model: Classifier, analyzer: QuestionAnalyzer, searcher: Searcher) -> None:
+    def __init__(self, model: Classifier, analyzer: QuestionAnalyzer, searcher: Searcher, form: Callable[[str], float]) -> None:
         self.model = model
         self.threshold = model.threshold
         self.analyzer = analyzer
         self.searcher = searcher
+        self.form = form  # the question-form probability (eval/fit_answerability.py gives its out-of-fold one)
 
     @classmethod
     def for_searcher(cls, searcher: Searcher, analyzer: QuestionAnalyzer) -> FittedAnswerability | None:
@@ -189,13 +194,18 @@ class FittedAnswerability:
         if tuple(model.features) != tuple(FEATURES):
             log.warning("the answerability model %s was fitted on other features: every retrieved passage answers (refit it: python -m eval.fit_answerability)", name)
             return None
-        return cls(model, analyzer, searcher)
+        try:
+            form = QuestionForm(LogisticModel.load(form_model_name(name)), analyzer.run, searcher.dense_vector)
+        except FileNotFoundError:
+            log.warning("no question-form model beside %s: every retrieved passage answers (fit both: python -m eval.fit_answerability)", name)
+            return None
+        return cls(model, analyzer, searcher, form.probability)
 
     def features(self, question: str, hits: list[Hit], quotes: list[ScoredQuote]) -> dict[str, float]:
         analysis = self.analyzer.run(question)
         terms = self.searcher.tokenizer.tokenize(question) + self.analyzer.names.terms(question)
         starts, best = self.searcher.token_matches(question, [h.chunk for h in hits[:TOP]])
-        return features(Evidence(analysis, hits, self.searcher.stored.bm25, terms, quotes, starts, best))
+        return features(Evidence(analysis, hits, self.searcher.stored.bm25, terms, quotes, starts, best, self.form(question)))
 
     def confidence(self, question: str, hits: list[Hit], quotes: list[ScoredQuote]) -> float:
         return self.model.probability(self.features(question, hits, quotes))

@@ -283,6 +283,11 @@ class Searcher:
                     out[k] = v
         return out
 
+    def dense_vector(self, text: str) -> np.ndarray:
+        """A text's dense query vector, not kept as the query's (the question form's, service/question_form.py)."""
+        with self._cpu_lock:
+            return self.embedder.encode_queries([text])[0]
+
     def _query_vector(self, query: str) -> np.ndarray:
         """The query's dense vector; the last one is kept, as answering a question asks for it again."""
         with self._cpu_lock:
