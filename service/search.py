@@ -26,6 +26,7 @@ from service.cues import Cues, is_byline, is_latin
 from service.fitted import MODELS, LogisticModel
 from service.places import Places
 from service.question import QuestionAnalyzer
+from service.question_form import form_text
 from service.query import FUSIONS, RETRIEVERS, TOKEN_RETRIEVERS, clean_query
 from touyan.settings import Settings
 
@@ -122,7 +123,7 @@ class Searcher:
         self._sentence_of = {tuple(span): k for k, span in enumerate(stored.sentences.spans.tolist())}
         # Sentence rows come in passage order: passage i owns rows _sentence_start[i]:_sentence_start[i + 1].
         self._sentence_start = np.searchsorted(stored.sentences.spans[:, 0], np.arange(len(self._chunks) + 1))
-        self._last_query: tuple[str, np.ndarray] | None = None
+        self._last_query: tuple[str, np.ndarray, str, np.ndarray] | None = None  # a query and its vector, its form and that one's
         self._last_tokens: tuple[str, TokenEncoding] | None = None
         self._page_of = np.array([-1 if c.page is None else c.page for c in self._chunks])
         self.reports = sorted({c.report for c in self._chunks})
@@ -284,15 +285,22 @@ class Searcher:
         return out
 
     def dense_vector(self, text: str) -> np.ndarray:
-        """A text's dense query vector, not kept as the query's (the question form's, service/question_form.py)."""
+        """A text's dense query vector: the question form's (service/question_form.py), which was
+        encoded with its question when that was searched last."""
         with self._cpu_lock:
+            if self._last_query is not None and self._last_query[2] == text:
+                return self._last_query[3]
             return self.embedder.encode_queries([text])[0]
 
     def _query_vector(self, query: str) -> np.ndarray:
-        """The query's dense vector; the last one is kept, as answering a question asks for it again."""
+        """The query's dense vector; the last one is kept, as answering a question asks for it
+        again. Its masked form (service/question_form.py) is encoded in the same batch, which costs
+        less than a second encoding when the answerability model asks for it."""
         with self._cpu_lock:
             if self._last_query is None or self._last_query[0] != query:
-                self._last_query = (query, self.embedder.encode_queries([query]))
+                form = form_text(self.analyzer.run(query))
+                vectors = self.embedder.encode_queries([query, form])
+                self._last_query = (query, vectors[:1], form, vectors[1])
             return self._last_query[1]
 
     def _token_encoding(self, query: str) -> TokenEncoding:
