@@ -4,7 +4,9 @@ service/answerability.py, on the training questions only.
     python -m eval.fit_answerability [--embedder use] [--sparse e5] [--out service/models/answerability.json]
     python -m eval.fit_answerability --nested    # does the threshold rule answer its share of unseen questions?
 
-Fit the quote model first (eval/fit_quotes.py): the best quote's probability is a feature.
+Fit the quote model first (eval/fit_quotes.py): the best quote's probability is a feature. The
+question-form model (service/question_form.py) is fitted here first, on the same questions; the
+answerability model weighs its out-of-fold probabilities. Both are written, side by side.
 
 Training questions: eval/qa_train.jsonl, eval/qa2_train.jsonl, eval/qa3_train.jsonl, eval/qa4_train.jsonl, eval/qa5_train.jsonl, eval/qa6_train.jsonl, eval/qa7_train.jsonl, eval/qa8_train.jsonl, eval/qa9_train.jsonl, eval/qa10_train.jsonl, eval/qa11_train.jsonl,
 eval/questions.jsonl and eval/heldout.jsonl (read while tuning earlier, so no longer held out).
@@ -76,16 +78,19 @@ def fit_question_form(searcher: Searcher, analyzer: QuestionAnalyzer, questions:
     model = lambda c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
     oof = {c: cross_val_predict(model(c), X, y, cv=folds, method="predict_proba")[:, 1] for c in FORM_C_GRID}
     best = min(FORM_C_GRID, key=lambda c: log_loss(y, oof[c]))
-    final = model(best).fit(X, y)
-    scaler, logistic = final.named_steps["standardscaler"], final.named_steps["logisticregression"]
     cv = {"questions": len(y), "C": best, **{str(c): {"log_loss": round(float(log_loss(y, p)), 4), "auc": round(float(roc_auc_score(y, p)), 4)} for c, p in oof.items()}}
-    fitted = LogisticModel(
-        features=dimensions(X.shape[1]), mean=tuple(float(v) for v in scaler.mean_.round(6)),
-        scale=tuple(float(v) for v in np.where(scaler.scale_ > 0, scaler.scale_, 1).round(6)),
-        coef=tuple(float(v) for v in logistic.coef_[0].round(6)), intercept=round(float(logistic.intercept_[0]), 6),
-        meta={"fitted_by": "python -m eval.fit_answerability", "training": list(TRAINING), "cross_validated": cv},
+    meta = {"fitted_by": "python -m eval.fit_answerability", "training": list(TRAINING), "cross_validated": cv}
+    return as_logistic_model(model(best).fit(X, y), dimensions(X.shape[1]), 0.5, meta), oof[best]
+
+
+def as_logistic_model(pipeline, features: tuple[str, ...], threshold: float, meta: dict) -> LogisticModel:
+    """A fitted scaler-and-logistic-regression pipeline as the service's LogisticModel."""
+    scaler, logistic = pipeline.named_steps["standardscaler"], pipeline.named_steps["logisticregression"]
+    rounded = lambda values: tuple(float(v) for v in np.round(values, 6))
+    return LogisticModel(
+        features=features, mean=rounded(scaler.mean_), scale=rounded(np.where(scaler.scale_ > 0, scaler.scale_, 1)),
+        coef=rounded(logistic.coef_[0]), intercept=round(float(logistic.intercept_[0]), 6), threshold=round(threshold, 6), meta=meta,
     )
-    return fitted, oof[best]
 
 
 def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
@@ -96,7 +101,7 @@ def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, n
     answerer = ExtractiveAnswerer.for_settings(settings, searcher)
     answerer.answerability = None
     answerability = FittedAnswerability(UNFITTED, answerer.analyzer, searcher, lambda question: 0.5)
-    X, y, ids, fresh = [], [], [], []
+    X, y, questions, fresh = [], [], [], []
     for path in TRAINING:
         for q in load_questions(Path(path)):
             hits = answerer.on_named_places(q.question, retrieve(searcher, answerer, q.question, settings.top_k))  # as /ask reads them
@@ -106,9 +111,9 @@ def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, n
             values = answerability.features(q.question, hits, quotes)
             X.append([values[f] for f in FEATURES])
             y.append(int(q.category != "unanswerable"))
-            ids.append(q.question)
+            questions.append(q.question)
             fresh.append(path in FRESH)
-    return np.array(X, dtype=np.float64), np.array(y), ids, np.array(fresh)
+    return np.array(X, dtype=np.float64), np.array(y), questions, np.array(fresh)
 
 
 # Which way a feature may move the answer, whatever the few hundred training questions happen to
@@ -227,11 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         model = BoostedModel(tuple(FEATURES), tuple(m.booster_.model_to_string() for m in averaged.models_), round(thresholds[kept], 6), meta)
     else:
         final = make_pipeline(StandardScaler(), LogisticRegression(C=best_c, max_iter=5000)).fit(X, y)
-        scaler, logistic = final.named_steps["standardscaler"], final.named_steps["logisticregression"]
-        model = LogisticModel(
-            features=tuple(FEATURES), mean=tuple(scaler.mean_.round(6)), scale=tuple(np.where(scaler.scale_ > 0, scaler.scale_, 1).round(6)),
-            coef=tuple(logistic.coef_[0].round(6)), intercept=round(float(logistic.intercept_[0]), 6), threshold=round(thresholds["logistic"], 6), meta=meta,
-        )
+        model = as_logistic_model(final, tuple(FEATURES), thresholds["logistic"], meta)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(model.to_json() + "\n", encoding="utf-8")
     form_out = out.with_name(form_model_name(out.stem) + ".json")
