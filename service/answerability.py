@@ -19,7 +19,7 @@ from index.bm25 import BM25
 from index.embed import USEEmbedder
 from index.text import fold
 from index.tokenize import normalize
-from service.fitted import Classifier, LogisticModel, load_classifier
+from service.fitted import Classifier, load_classifier
 from service.question import (
     QuestionAnalysis,
     QuestionAnalyzer,
@@ -56,7 +56,8 @@ FEATURES: dict[str, str] = {
     "detail_asked": "1 when the question asks for a detail of a known shape (an age, a telephone number, an address, a sum of money, an area, a population)",
     "detail_in_top3": "1 when the first three passages hold something of that shape",
     "asks_part": "1 when the question states a whole and asks for a part of it (54家…中，…有几家？, the other eight …): reports seldom break their totals down",
-    "question_form": "how answerable the question's wording is, with the report's own words masked (service/question_form.py)",
+    "question_form": "how answerable the question's wording is, with the report's own words masked: from its dense embedding (service/question_form.py)",
+    "question_form_chars": "the same from its character 1–3-grams",
     "english": "1 for a question in English",
     "english_dense": "dense_top for an English question, else 0: cross-lingual cosines run on another scale",
     "english_sparse": "sparse_top for an English question, else 0",
@@ -85,7 +86,7 @@ class Evidence:
     quotes: list[ScoredQuote]  # the candidate sentences, scored by the quote model
     token_starts: np.ndarray  # where each of the question's e5 tokens begins in it
     token_best: np.ndarray  # each one's best cosine with a token of the first three passages
-    form: float  # the question-form model's probability
+    form: dict[str, float]  # the question-form models' probabilities, by feature
 
 
 def features(e: Evidence) -> dict[str, float]:
@@ -113,7 +114,7 @@ def features(e: Evidence) -> dict[str, float]:
         "detail_asked": float(detail is not None),
         "detail_in_top3": float(detail is not None and any(detail.search(h.chunk.text) for h in hits[:TOP])),
         "asks_part": float(a.asks_part),
-        "question_form": e.form,
+        **e.form,
         "english": english,
         "english_dense": english * dense[0], "english_sparse": english * sparse[0], "english_late": english * late[0],
         "terms": math.log1p(len(a.terms)),
@@ -175,12 +176,12 @@ def _top_and_gap(hits: list[Hit], score: Callable[[Hit], float | None]) -> tuple
 class FittedAnswerability:
     """The fitted model over ``features``: the probability that the report answers the question."""
 
-    def __init__(self, model: Classifier, analyzer: QuestionAnalyzer, searcher: Searcher, form: Callable[[str], float]) -> None:
+    def __init__(self, model: Classifier, analyzer: QuestionAnalyzer, searcher: Searcher, form: Callable[[str], dict[str, float]]) -> None:
         self.model = model
         self.threshold = model.threshold
         self.analyzer = analyzer
         self.searcher = searcher
-        self.form = form  # the question-form probability (eval/fit_answerability.py gives its out-of-fold one)
+        self.form = form  # the question-form probabilities (eval/fit_answerability.py gives out-of-fold ones)
 
     @classmethod
     def for_searcher(cls, searcher: Searcher, analyzer: QuestionAnalyzer) -> FittedAnswerability | None:
@@ -195,11 +196,11 @@ class FittedAnswerability:
             log.warning("the answerability model %s was fitted on other features: every retrieved passage answers (refit it: python -m eval.fit_answerability)", name)
             return None
         try:
-            form = QuestionForm(LogisticModel.load(form_model_name(name)), analyzer.run, searcher.dense_vector)
+            form = QuestionForm.load(form_model_name(name), analyzer.run, searcher.dense_vector)
         except FileNotFoundError:
             log.warning("no question-form model beside %s: every retrieved passage answers (fit both: python -m eval.fit_answerability)", name)
             return None
-        return cls(model, analyzer, searcher, form.probability)
+        return cls(model, analyzer, searcher, form.probabilities)
 
     def features(self, question: str, hits: list[Hit], quotes: list[ScoredQuote]) -> dict[str, float]:
         analysis = self.analyzer.run(question)
