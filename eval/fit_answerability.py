@@ -40,7 +40,8 @@ from service.answer import ExtractiveAnswerer
 from service.api.routers.ask import retrieve
 from service.answerability import FEATURES, FittedAnswerability, model_name
 from service.question import QuestionAnalyzer
-from service.question_form import dimensions, form_model_name, form_text
+from service.question_form import CharModel, dimensions, form_model_name, form_text
+from service.question_form import to_json as form_json
 from service.fitted import MODELS, BoostedModel, LogisticModel
 from service.search import Searcher, open_searcher
 from touyan.settings import Settings
@@ -54,6 +55,7 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 # The question-form model has as many weights as the embedding has dimensions (512) for about a
 # thousand questions: strongly regularised.
 FORM_C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
+CHARS_C_GRID = (1.0, 3.0, 10.0, 30.0)
 SEED = 14
 # Figures and thresholds are averaged over this many shufflings of the 5 folds: one shuffling's
 # refusal rate at the threshold moves by ±0.05 with a few hundred questions, enough to pick the
@@ -68,19 +70,33 @@ SEEDS = 5
 UNFITTED = LogisticModel(tuple(FEATURES), (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES), 0.0)
 
 
-def fit_question_form(searcher: Searcher, analyzer: QuestionAnalyzer, questions: list[str], y: np.ndarray) -> tuple[LogisticModel, np.ndarray]:
-    """The question-form model (service/question_form.py) over the masked wording of the training
+def fit_question_form(searcher: Searcher, analyzer: QuestionAnalyzer, questions: list[str], y: np.ndarray) -> tuple[str, dict[str, np.ndarray]]:
+    """The question-form models (service/question_form.py) over the masked wording of the training
     questions the answerability model decides (those the report's structure decides never reach
-    it), C by 5-fold cross-validated log-loss; and each question's out-of-fold probability, which
-    the answerability model is fitted on (the service's is the model fitted on them all)."""
-    X = np.vstack([searcher.dense_vector(form_text(analyzer.run(q))) for q in questions])
+    it): a logistic regression over the dense embedding and one over the character 1–3-grams, each
+    C by 5-fold cross-validated log-loss. Returns the models' JSON, and each question's
+    out-of-fold probabilities by feature, which the answerability model is fitted on (the
+    service's are the models fitted on them all)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [form_text(analyzer.run(q)) for q in questions]
+    X = np.vstack([searcher.dense_vector(t) for t in texts])
     folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
-    model = lambda c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-    oof = {c: cross_val_predict(model(c), X, y, cv=folds, method="predict_proba")[:, 1] for c in FORM_C_GRID}
-    best = min(FORM_C_GRID, key=lambda c: log_loss(y, oof[c]))
-    cv = {"questions": len(y), "C": best, **{str(c): {"log_loss": round(float(log_loss(y, p)), 4), "auc": round(float(roc_auc_score(y, p)), 4)} for c, p in oof.items()}}
+    dense = lambda c: make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+    chars = lambda c: make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True), LogisticRegression(C=c, max_iter=5000))
+    cv, oof, fitted = {"questions": len(y)}, {}, {}
+    for name, model, data, grid in (("question_form", dense, X, FORM_C_GRID), ("question_form_chars", chars, np.array(texts, dtype=object), CHARS_C_GRID)):
+        runs = {c: cross_val_predict(model(c), data, y, cv=folds, method="predict_proba")[:, 1] for c in grid}
+        best = min(grid, key=lambda c: log_loss(y, runs[c]))
+        cv[name] = {"C": best, **{str(c): {"log_loss": round(float(log_loss(y, p)), 4), "auc": round(float(roc_auc_score(y, p)), 4)} for c, p in runs.items()}}
+        oof[name], fitted[name] = runs[best], model(best).fit(data, y)
     meta = {"fitted_by": "python -m eval.fit_answerability", "training": list(TRAINING), "cross_validated": cv}
-    return as_logistic_model(model(best).fit(X, y), dimensions(X.shape[1]), 0.5, meta), oof[best]
+    vectorizer, logistic = fitted["question_form_chars"].named_steps["tfidfvectorizer"], fitted["question_form_chars"].named_steps["logisticregression"]
+    char_model = CharModel(
+        {gram: int(k) for gram, k in vectorizer.vocabulary_.items()}, tuple(float(v) for v in vectorizer.idf_),
+        tuple(float(v) for v in logistic.coef_[0]), float(logistic.intercept_[0]),
+    )
+    return form_json(as_logistic_model(fitted["question_form"], dimensions(X.shape[1]), 0.5, {}), char_model, meta), oof
 
 
 def as_logistic_model(pipeline, features: tuple[str, ...], threshold: float, meta: dict) -> LogisticModel:
@@ -96,11 +112,11 @@ def as_logistic_model(pipeline, features: tuple[str, ...], threshold: float, met
 def training_rows(searcher: Searcher, settings: Settings) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """Features and labels (1 = answerable) of every training question the model decides, as the
     service computes them (questions the report's structure decides are left out); the
-    question-form column is left at 0.5 for ``main`` to fill in out of fold. Also the questions,
+    question-form columns are left at 0.5 for ``main`` to fill in out of fold. Also the questions,
     and which rows are of the ``FRESH`` sets."""
     answerer = ExtractiveAnswerer.for_settings(settings, searcher)
     answerer.answerability = None
-    answerability = FittedAnswerability(UNFITTED, answerer.analyzer, searcher, lambda question: 0.5)
+    answerability = FittedAnswerability(UNFITTED, answerer.analyzer, searcher, lambda question: {"question_form": 0.5, "question_form_chars": 0.5})
     X, y, questions, fresh = [], [], [], []
     for path in TRAINING:
         for q in load_questions(Path(path)):
@@ -200,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or MODELS / f"{model_name(searcher.embedder.name, searcher.tokens is not None)}.json"
     X, y, questions, fresh = training_rows(searcher, settings)
     form_model, form = fit_question_form(searcher, searcher.analyzer, questions, y)
-    X[:, list(FEATURES).index("question_form")] = form
+    for name, values in form.items():
+        X[:, list(FEATURES).index(name)] = values
     if args.nested:
         print(json.dumps(nested_check(X, y, fresh, args.answer_rate)))
         return 0
@@ -236,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(model.to_json() + "\n", encoding="utf-8")
     form_out = out.with_name(form_model_name(out.stem) + ".json")
-    form_out.write_text(form_model.to_json() + "\n", encoding="utf-8")
-    print(json.dumps({"question_form": form_model.meta["cross_validated"], **cv}, indent=2))
+    form_out.write_text(form_model + "\n", encoding="utf-8")
+    print(json.dumps({"question_form": json.loads(form_model)["meta"]["cross_validated"], **cv}, indent=2))
     if isinstance(model, LogisticModel):
         print("weights:", {f: round(float(c), 3) for f, c in zip(FEATURES, model.coef)})
     print(f"wrote {out} and {form_out}")
