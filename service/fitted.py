@@ -15,7 +15,7 @@ from pathlib import Path
 MODELS = Path(__file__).with_name("models")
 
 
-def _squash(z: float) -> float:
+def squash(z: float) -> float:
     """The logistic function, its argument clipped so that exp cannot overflow."""
     return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
 
@@ -32,19 +32,23 @@ class LogisticModel:
 
     def probability(self, values: Mapping[str, float]) -> float:
         z = self.intercept + sum(c * (float(values[f]) - m) / s for f, m, s, c in zip(self.features, self.mean, self.scale, self.coef))
-        return _squash(z)
+        return squash(z)
+
+    def to_dict(self) -> dict:
+        return {"features": self.features, "mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept, "threshold": self.threshold, "meta": self.meta}
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"features": self.features, "mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept, "threshold": self.threshold, "meta": self.meta},
-            ensure_ascii=False, indent=1,
-        )
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> LogisticModel:
+        """The model from ``to_dict``'s fields (a model used only for its probability may leave out the threshold)."""
+        return cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]), float(data.get("threshold", 0.5)), data.get("meta", {}))
 
     @classmethod
     def load(cls, name: str) -> LogisticModel:
         """The model ``service/models/<name>.json``."""
-        data = json.loads((MODELS / f"{name}.json").read_text(encoding="utf-8"))
-        return cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]), float(data["threshold"]), data.get("meta", {}))
+        return cls.from_dict(json.loads((MODELS / f"{name}.json").read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ class BoostedModel:
 
     def probability(self, values: Mapping[str, float]) -> float:
         x = [float(values[f]) for f in self.features]
-        return sum(_squash(scale * sum(tree.value(x) for tree in trees)) for trees, scale in self._forests) / len(self._forests)
+        return sum(squash(scale * sum(tree.value(x) for tree in trees)) for trees, scale in self._forests) / len(self._forests)
 
     def to_json(self) -> str:
         return json.dumps({"kind": "lightgbm", "features": self.features, "threshold": self.threshold, "meta": self.meta, "boosters": self.boosters}, ensure_ascii=False, indent=1)

@@ -1,14 +1,14 @@
 """How answerable a question's wording is, whatever the report holds: the question with the
-report's own words masked, scored by two fitted logistic regressions: one over its dense embedding, one over its character
-1–3-grams.
+report's own words masked, scored by two fitted logistic regressions, one over its dense
+embedding and one over its character 1–3-grams.
 
 Some ways of asking are seldom answered by a report of this kind: a telephone number, the current
 holder of a post, a date still to come, a breakdown of a total (梦创社区负责人张懿的联系电话是多少？
-→ 某某某张懿的联系电话是多少？). The report's own words are masked (某 in Chinese, X in English) so
-the model weighs how a question asks and the words the report does not hold, not which of the
-report's topics it names: with another report, other words are masked. Its probability is one
-feature of the answerability model (service/answerability.py); both are fitted by
-eval/fit_answerability.py on the training questions, this one out of fold for that one's rows.
+→ 某某某的联系电话是多少？). The report's own words and names are masked (某 in Chinese, X in
+English) so the models weigh how a question asks and the words the report does not hold, not
+which of the report's topics it names: with another report, other words are masked. Their
+probabilities are features of the answerability model (service/answerability.py); all are fitted
+by eval/fit_answerability.py on the training questions, these out of fold for that one's rows.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.fitted import MODELS, LogisticModel
+from service.fitted import MODELS, LogisticModel, squash
 from service.question import QuestionAnalysis
 
 MASK_ZH = "某"
@@ -74,8 +74,7 @@ class CharModel:
                 counts[k] = counts.get(k, 0) + 1
         weights = {k: (1 + math.log(c)) * self.idf[k] for k, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        z = self.intercept + sum(w / norm * self.coef[k] for k, w in weights.items())
-        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+        return squash(self.intercept + sum(w / norm * self.coef[k] for k, w in weights.items()))
 
 
 class QuestionForm:
@@ -94,8 +93,8 @@ class QuestionForm:
     def load(cls, name: str, analyze: Callable[[str], QuestionAnalysis], embed: Callable[[str], np.ndarray]) -> QuestionForm:
         """The models ``service/models/<name>.json`` (both in one file)."""
         data = json.loads((MODELS / f"{name}.json").read_text(encoding="utf-8"))
-        d, c = data["dense"], data["chars"]
-        dense = LogisticModel(tuple(d["features"]), tuple(d["mean"]), tuple(d["scale"]), tuple(d["coef"]), float(d["intercept"]), meta=data.get("meta", {}))
+        c = data["chars"]
+        dense = LogisticModel.from_dict({**data["dense"], "meta": data.get("meta", {})})
         return cls(dense, CharModel(c["vocabulary"], tuple(c["idf"]), tuple(c["coef"]), float(c["intercept"])), analyze, embed)
 
     def probabilities(self, question: str) -> dict[str, float]:
@@ -103,15 +102,15 @@ class QuestionForm:
         v = self.embed(text)
         if v.shape != self._mean.shape:
             raise ValueError(f"the question-form model was fitted on {self._mean.shape[0]}-d vectors, the embedder gives {v.shape[0]}")
-        z = self.dense.intercept + float((v - self._mean) @ self._weights)
-        return {"question_form": float(1 / (1 + np.exp(-np.clip(z, -50, 50)))), "question_form_chars": self.chars.probability(text)}
+        dense = squash(self.dense.intercept + float((v - self._mean) @ self._weights))
+        return {"question_form": dense, "question_form_chars": self.chars.probability(text)}
 
 
 def to_json(dense: LogisticModel, chars: CharModel, meta: dict) -> str:
     """Both models in one file, as ``QuestionForm.load`` reads them."""
     return json.dumps({
         "meta": meta,
-        "dense": {"features": dense.features, "mean": dense.mean, "scale": dense.scale, "coef": dense.coef, "intercept": dense.intercept},
+        "dense": {k: v for k, v in dense.to_dict().items() if k != "meta"},
         "chars": {"vocabulary": chars.vocabulary, "idf": chars.idf, "coef": chars.coef, "intercept": chars.intercept},
     }, ensure_ascii=False)
 
