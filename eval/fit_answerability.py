@@ -5,8 +5,9 @@ service/answerability.py, on the training questions only.
     python -m eval.fit_answerability --nested    # does the threshold rule answer its share of unseen questions?
 
 Fit the quote model first (eval/fit_quotes.py): the best quote's probability is a feature. The
-question-form model (service/question_form.py) is fitted here first, on the same questions; the
-answerability model weighs its out-of-fold probabilities. Both are written, side by side.
+question-form models (service/question_form.py, dense and characters) are fitted here first, on
+the same questions; the answerability model weighs their out-of-fold probabilities. Both files
+are written, side by side.
 
 Training questions: eval/qa_train.jsonl, eval/qa2_train.jsonl, eval/qa3_train.jsonl, eval/qa4_train.jsonl, eval/qa5_train.jsonl, eval/qa6_train.jsonl, eval/qa7_train.jsonl, eval/qa8_train.jsonl, eval/qa9_train.jsonl, eval/qa10_train.jsonl, eval/qa11_train.jsonl,
 eval/questions.jsonl and eval/heldout.jsonl (read while tuning earlier, so no longer held out).
@@ -52,8 +53,9 @@ TRAINING = ("eval/qa_train.jsonl", "eval/qa2_train.jsonl", "eval/qa3_train.jsonl
 # (the fit prints the answer rate of each), so the threshold is set on these alone.
 FRESH = ("eval/qa_train.jsonl", "eval/qa2_train.jsonl", "eval/qa3_train.jsonl", "eval/qa4_train.jsonl", "eval/qa5_train.jsonl", "eval/qa6_train.jsonl", "eval/qa7_train.jsonl", "eval/qa8_train.jsonl", "eval/qa9_train.jsonl", "eval/qa10_train.jsonl", "eval/qa11_train.jsonl")
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-# The question-form model has as many weights as the embedding has dimensions (512) for about a
-# thousand questions: strongly regularised.
+# The dense question-form model has as many weights as the embedding has dimensions (512) for
+# about a thousand questions: strongly regularised. The characters' tf-idf rows are unit-length
+# and sparse, so their grid sits higher.
 FORM_C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
 CHARS_C_GRID = (1.0, 3.0, 10.0, 30.0)
 SEED = 14
